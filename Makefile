@@ -1,0 +1,52 @@
+# Every variable here is a default: the environment always wins (`PORT=9000 make run`).
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# `make run` uses the endpoint in AWS_ENDPOINT_URL_DYNAMODB when one is set, else the embedded DynamoDB.
+DYNAMODB_MODE ?= $(if $(AWS_ENDPOINT_URL_DYNAMODB),endpoint,embedded)
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help run test lint typecheck check init-table seed lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): requirements/dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows unless an endpoint is set)
+	HOST=$(HOST) PORT=$(PORT) DYNAMODB_MODE=$(DYNAMODB_MODE) $(BIN)/python -m service serve
+
+test: $(STAMP)  ## the whole test suite, against moto's DynamoDB server over HTTP
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff, checks and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)  ## mypy --strict over service/ and tests/
+	$(BIN)/mypy
+
+check: lint typecheck test  ## everything CI runs
+
+init-table: $(STAMP)  ## create VehicleServices at the configured endpoint (idempotent)
+	$(BIN)/python -m service init-table
+
+seed: $(STAMP)  ## load the lab's two rows, never overwriting
+	$(BIN)/python -m service seed
+
+lock:  ## re-resolve the pinned dependency sets after editing pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 --generate-hashes -q \
+		-o requirements/dev.txt --custom-compile-command "make lock"
+	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q \
+		-c requirements/dev.txt -o requirements/runtime.txt --custom-compile-command "make lock"
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

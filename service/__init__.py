@@ -1,0 +1,1 @@
+"""Service-request backend of the Quick Oil Change and Repair shop."""

@@ -1,0 +1,89 @@
+"""The app factory: the same FastAPI app for uvicorn, the tests and the Lambda adapter."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from service.dynamo import Backend
+from service.errors import ServiceError
+from service.models import ErrorBody, FieldError
+from service.routes import health_router, requests_router
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _error(status_code: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return _error(exc.status_code, ErrorBody(code=exc.code, message=exc.message), exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = []
+    for error in exc.errors():
+        location, *path = [str(part) for part in error["loc"]] or ["body"]
+        fields.append(FieldError(field=".".join(path) or location, location=location, message=error["msg"]))
+    message = "; ".join(f"{f.field}: {f.message}" for f in fields)
+    return _error(422, ErrorBody(code="validation_failed", message=message, fields=fields))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return _error(exc.status_code, ErrorBody(code=code, message=str(exc.detail)), exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(500, ErrorBody(code="internal_error", message="internal error; it has been logged"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; nothing connects until the lifespan starts or the first request needs DynamoDB."""
+    settings = settings or Settings()
+    backend = Backend(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            await backend.repository()
+        except Exception:
+            log.warning("DynamoDB client not ready at start; retrying on first use", exc_info=True)
+        yield
+        await backend.aclose()
+
+    app = FastAPI(
+        title="Quick Oil Change and Repair: service requests",
+        version="0.1.0",
+        summary="Create, track and complete the shop's vehicle service requests.",
+        lifespan=lifespan,
+    )
+    app.state.backend = backend
+    app.state.settings = settings
+    app.include_router(requests_router)
+    app.include_router(health_router)
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Content-Type", "Authorization"],
+        )
+    return app

@@ -1,0 +1,81 @@
+"""One long-lived DynamoDB client per process, opened on first use and closed once."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import aioboto3
+from botocore.config import Config
+
+from service.cursor import CursorCodec
+from service.repository import Repository
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _session(region: str) -> aioboto3.Session:
+    # One session per process and region: it caches botocore's service model, which every client
+    # would otherwise load again (about 0.1 s each).
+    return aioboto3.Session(region_name=region)
+
+
+async def open_client(settings: Settings, stack: AsyncExitStack) -> DynamoDBClient:
+    """A DynamoDB client configured from `settings`, closed when `stack` closes."""
+    session = _session(settings.aws_region)
+    options: dict[str, Any] = {}
+    if settings.mode != "aws":
+        # Explicit credentials: a local endpoint takes any, and botocore's chain would otherwise probe
+        # the network for instance metadata.
+        options["endpoint_url"] = settings.dynamodb_endpoint
+        options["aws_access_key_id"] = settings.aws_access_key_id
+        options["aws_secret_access_key"] = settings.aws_secret_access_key.get_secret_value()
+    config = Config(
+        connect_timeout=settings.dynamodb_connect_timeout,
+        read_timeout=settings.dynamodb_read_timeout,
+        retries={"mode": "standard", "max_attempts": settings.dynamodb_max_attempts},
+    )
+    client: DynamoDBClient = await stack.enter_async_context(
+        session.client("dynamodb", config=config, **options)
+    )
+    return client
+
+
+class Backend:
+    """Hands out the process's Repository, creating its client once, on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode("utf-8"))
+        self._stack = AsyncExitStack()
+        self._repository: Repository | None = None
+        self._lock = asyncio.Lock()
+
+    async def repository(self) -> Repository:
+        if self._repository is None:
+            async with self._lock:
+                if self._repository is None:
+                    client = await open_client(self._settings, self._stack)
+                    self._repository = Repository(
+                        client,
+                        self._settings.table_name,
+                        self._cursors,
+                    )
+                    log.info(
+                        "DynamoDB client ready: table %s, %s",
+                        self._settings.table_name,
+                        self._settings.dynamodb_endpoint or f"AWS {self._settings.aws_region}",
+                    )
+        return self._repository
+
+    async def aclose(self) -> None:
+        self._repository = None
+        await self._stack.aclose()

@@ -1,0 +1,296 @@
+"""The only module that knows DynamoDB: service requests in the VehicleServices table and its StatusIndex."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from ulid import ULID
+
+from service.cursor import CursorCodec
+from service.errors import AlreadyExists, BackendUnavailable, InvalidCursor, NotFound, ServiceError
+from service.models import (
+    ACTIVE_STATUSES,
+    ServiceRequest,
+    ServiceRequestCreate,
+    ServiceRequestPage,
+    ServiceRequestUpdate,
+    Status,
+)
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+
+    Item = Mapping[str, AttributeValueTypeDef]
+
+log = logging.getLogger(__name__)
+
+STATUS_INDEX = "StatusIndex"
+TABLE_KEY = frozenset({"license_plate", "service_id"})
+INDEX_KEY = TABLE_KEY | {"service_status"}
+
+_TEXT_FIELDS = (
+    "phone_number",
+    "service_description",
+    "service_status",
+    "completion_date",
+    "created_at",
+    "updated_at",
+)
+# DynamoDB error codes that mean "try again later" rather than "your request is wrong".
+_UNAVAILABLE_CODES = {
+    "ProvisionedThroughputExceededException": "DynamoDB is throttling requests",
+    "ThrottlingException": "DynamoDB is throttling requests",
+    "RequestLimitExceeded": "DynamoDB is throttling requests",
+    "LimitExceededException": "DynamoDB is throttling requests",
+    "InternalServerError": "DynamoDB had an internal error",
+    "ServiceUnavailable": "DynamoDB is unavailable",
+    "ResourceNotFoundException": "the service-request table does not exist",
+    "UnrecognizedClientException": "DynamoDB refused the service's credentials",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _text(value: AttributeValueTypeDef | None) -> str | None:
+    # Items typed in the AWS console may hold a number where the lab used a string; read both.
+    if value is None:
+        return None
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return value["N"]
+    return None
+
+
+def _version(value: AttributeValueTypeDef | None) -> int | None:
+    text = _text(value)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _to_model(item: Item) -> ServiceRequest:
+    return ServiceRequest(
+        license_plate=_text(item["license_plate"]) or "",
+        service_id=_text(item["service_id"]) or "",
+        version=_version(item.get("version")),
+        **{name: _text(item.get(name)) for name in _TEXT_FIELDS},
+    )
+
+
+def _key(license_plate: str, service_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {"license_plate": {"S": license_plate}, "service_id": {"S": service_id}}
+
+
+def _position(item: Item, names: frozenset[str]) -> dict[str, str]:
+    return {name: item[name]["S"] for name in names}
+
+
+def _start_key(position: dict[str, str]) -> dict[str, AttributeValueTypeDef]:
+    return {name: {"S": value} for name, value in position.items()}
+
+
+@contextmanager
+def _translated(on_condition_failed: ServiceError | None = None) -> Iterator[None]:
+    """Turn botocore's errors into the service's own; nothing above this module sees a ClientError."""
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ConditionalCheckFailedException" and on_condition_failed is not None:
+            raise on_condition_failed from exc
+        if code in _UNAVAILABLE_CODES:
+            log.warning("DynamoDB answered %s", code)
+            raise BackendUnavailable(_UNAVAILABLE_CODES[code]) from exc
+        raise
+    except BotoCoreError as exc:
+        # Connection refused, timeouts, closed connections, missing credentials: all transient for callers.
+        log.warning("DynamoDB unreachable: %s", type(exc).__name__)
+        raise BackendUnavailable("DynamoDB cannot be reached") from exc
+
+
+class Repository:
+    """Service requests in one table. Every write is conditional; lists are Queries, one page at a time."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        cursors: CursorCodec,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._cursors = cursors
+
+    async def ping(self) -> None:
+        """Raise BackendUnavailable unless the table answers."""
+        with _translated():
+            await self._client.describe_table(TableName=self._table)
+
+    async def create(self, new: ServiceRequestCreate) -> ServiceRequest:
+        """Store a new request; never overwrites. Raises AlreadyExists when a given service_id is taken."""
+        now = _now()
+        service_id = new.service_id or str(ULID())
+        item: dict[str, AttributeValueTypeDef] = {
+            **_key(new.license_plate, service_id),
+            "phone_number": {"S": new.phone_number},
+            "service_description": {"S": new.service_description},
+            "service_status": {"S": new.service_status.value},
+            "created_at": {"S": now},
+            "updated_at": {"S": now},
+            "version": {"N": "1"},
+        }
+        if new.service_status is Status.COMPLETED:
+            item["completion_date"] = {"S": now}
+        taken = AlreadyExists(f"service request {new.license_plate}/{service_id} exists already")
+        with _translated(on_condition_failed=taken):
+            await self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(license_plate)",
+            )
+        return _to_model(item)
+
+    async def get(self, license_plate: str, service_id: str) -> ServiceRequest:
+        """The request under that key; raises NotFound."""
+        with _translated():
+            response = await self._client.get_item(
+                TableName=self._table, Key=_key(license_plate, service_id), ConsistentRead=True
+            )
+        if "Item" not in response:
+            raise NotFound(f"no service request {license_plate}/{service_id}")
+        return _to_model(response["Item"])
+
+    async def update(
+        self, license_plate: str, service_id: str, changes: ServiceRequestUpdate
+    ) -> ServiceRequest:
+        """Apply `changes` in one conditional UpdateItem; other attributes, known or not, stay as they are.
+
+        `completion_date` is present exactly while the status is Completed: it is stamped when the
+        status becomes Completed (kept if it already was) and removed when the status moves on.
+        """
+        now = _now()
+        names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
+        values: dict[str, AttributeValueTypeDef] = {":updated_at": {"S": now}, ":one": {"N": "1"}}
+        assignments = ["#updated_at = :updated_at"]
+        removals: list[str] = []
+        for field in sorted(changes.model_fields_set):
+            names[f"#{field}"] = field
+            values[f":{field}"] = {"S": str(getattr(changes, field))}
+            assignments.append(f"#{field} = :{field}")
+        if changes.service_status is not None:
+            names["#completion_date"] = "completion_date"
+            if changes.service_status is Status.COMPLETED:
+                assignments.append("#completion_date = if_not_exists(#completion_date, :updated_at)")
+            else:
+                removals.append("#completion_date")
+        expression = f"SET {', '.join(assignments)} ADD #version :one"
+        if removals:
+            expression += f" REMOVE {', '.join(removals)}"
+        missing = NotFound(f"no service request {license_plate}/{service_id}")
+        with _translated(on_condition_failed=missing):
+            response = await self._client.update_item(
+                TableName=self._table,
+                Key=_key(license_plate, service_id),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(license_plate)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        return _to_model(response["Attributes"])
+
+    async def delete(self, license_plate: str, service_id: str) -> None:
+        """Remove the request; raises NotFound when there is none."""
+        missing = NotFound(f"no service request {license_plate}/{service_id}")
+        with _translated(on_condition_failed=missing):
+            await self._client.delete_item(
+                TableName=self._table,
+                Key=_key(license_plate, service_id),
+                ConditionExpression="attribute_exists(license_plate)",
+            )
+
+    async def list_by_vehicle(
+        self, license_plate: str, *, limit: int, cursor: str | None = None
+    ) -> ServiceRequestPage:
+        """One vehicle's requests in service_id order (creation order for generated ids)."""
+        scope = f"vehicle:{license_plate}"
+        query: QueryInputTypeDef = {
+            "TableName": self._table,
+            "KeyConditionExpression": "license_plate = :plate",
+            "ExpressionAttributeValues": {":plate": {"S": license_plate}},
+        }
+        start = self._cursors.decode(scope, cursor, TABLE_KEY) if cursor is not None else None
+        items = await self._query(query, limit + 1, start)
+        return self._page(items, limit, scope, TABLE_KEY)
+
+    async def list_by_status(
+        self, status: str, *, limit: int, cursor: str | None = None
+    ) -> ServiceRequestPage:
+        """Requests with exactly this status, by license plate, from StatusIndex."""
+        scope = f"status:{status}"
+        start = self._cursors.decode(scope, cursor, INDEX_KEY) if cursor is not None else None
+        items = await self._query(self._status_query(status), limit + 1, start)
+        return self._page(items, limit, scope, INDEX_KEY)
+
+    async def list_active(self, *, limit: int, cursor: str | None = None) -> ServiceRequestPage:
+        """Requests in an active status, by status in workflow order, then license plate.
+
+        One Query on StatusIndex per active status, never a Scan, each followed across DynamoDB's pages.
+        """
+        scope = "active"
+        start = self._cursors.decode(scope, cursor, INDEX_KEY) if cursor is not None else None
+        statuses = [s.value for s in ACTIVE_STATUSES]
+        first = 0
+        if start is not None:
+            if start["service_status"] not in statuses:
+                raise InvalidCursor("the cursor does not describe a position in this list")
+            first = statuses.index(start["service_status"])
+        items: list[Item] = []
+        for status in statuses[first:]:
+            items += await self._query(self._status_query(status), limit + 1 - len(items), start)
+            start = None
+            if len(items) > limit:
+                break
+        return self._page(items, limit, scope, INDEX_KEY)
+
+    def _status_query(self, status: str) -> QueryInputTypeDef:
+        return {
+            "TableName": self._table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "service_status = :status",
+            "ExpressionAttributeValues": {":status": {"S": status}},
+        }
+
+    async def _query(self, query: QueryInputTypeDef, wanted: int, start: dict[str, str] | None) -> list[Item]:
+        """Up to `wanted` items of one Query, following LastEvaluatedKey across DynamoDB's pages."""
+        items: list[Item] = []
+        start_key: Mapping[str, Any] | None = _start_key(start) if start else None
+        while len(items) < wanted:
+            request: dict[str, Any] = {**query, "Limit": wanted - len(items)}
+            if start_key is not None:
+                request["ExclusiveStartKey"] = start_key
+            with _translated():
+                response = await self._client.query(**request)
+            items += response.get("Items", [])
+            start_key = response.get("LastEvaluatedKey")
+            if start_key is None:
+                break
+        return items
+
+    def _page(self, items: list[Item], limit: int, scope: str, keys: frozenset[str]) -> ServiceRequestPage:
+        # The lists ask for one item more than the page holds: a next page exists exactly when it came.
+        next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            next_cursor = self._cursors.encode(scope, _position(items[-1], keys))
+        return ServiceRequestPage(items=[_to_model(item) for item in items], next_cursor=next_cursor)

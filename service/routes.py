@@ -1,0 +1,171 @@
+"""The REST routes over service requests, and the health probes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from service.dynamo import Backend
+from service.errors import BackendUnavailable
+from service.models import (
+    ErrorBody,
+    Health,
+    KeyText,
+    ServiceRequest,
+    ServiceRequestCreate,
+    ServiceRequestPage,
+    ServiceRequestUpdate,
+    StatusText,
+)
+from service.repository import Repository
+
+
+async def get_repository(request: Request) -> Repository:
+    backend: Backend = request.app.state.backend
+    return await backend.repository()
+
+
+RepoDep = Annotated[Repository, Depends(get_repository)]
+PlatePath = Annotated[
+    KeyText,
+    Path(description="The vehicle's license plate.", openapi_examples={"lab": {"value": "8B1111"}}),
+]
+IdPath = Annotated[
+    KeyText, Path(description="The service request's id.", openapi_examples={"lab": {"value": "1"}})
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Most items on this page.")]
+Cursor = Annotated[
+    str | None,
+    Query(description="`next_cursor` of the previous page; leave out for the first page."),
+]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Malformed cursor",
+        404: "No such service request",
+        409: "A service request with that key exists already",
+        422: "Invalid input; `fields` names each offending field",
+        503: "DynamoDB is unavailable; retry after `Retry-After` seconds",
+    }
+    return {code: {"model": ErrorBody, "description": descriptions[code]} for code in (*codes, 422, 503)}
+
+
+requests_router = APIRouter(tags=["service requests"])
+health_router = APIRouter(tags=["health"])
+
+
+@requests_router.post(
+    "/requests",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a service request",
+    response_description="The stored request; `Location` is its URL",
+    responses=_errors(409),
+)
+async def create_request(
+    new: ServiceRequestCreate, repo: RepoDep, request: Request, response: Response
+) -> ServiceRequest:
+    created = await repo.create(new)
+    # url_for puts path parameters in as they are; quoting them keeps plates with spaces a valid URL.
+    response.headers["Location"] = str(
+        request.url_for(
+            "get_request",
+            license_plate=quote(created.license_plate, safe=""),
+            service_id=quote(created.service_id, safe=""),
+        )
+    )
+    return created
+
+
+@requests_router.get(
+    "/requests/active",
+    summary="List the active service requests",
+    description="Every request whose status is not New Request, Completed or Service Rejected, "
+    "ordered by status in workflow order, then license plate.",
+    responses=_errors(400),
+)
+async def list_active(repo: RepoDep, cursor: Cursor = None, limit: Limit = 100) -> ServiceRequestPage:
+    return await repo.list_active(limit=limit, cursor=cursor)
+
+
+@requests_router.get(
+    "/requests",
+    summary="List the service requests with one status",
+    responses=_errors(400),
+)
+async def list_by_status(
+    repo: RepoDep,
+    status: Annotated[
+        StatusText,
+        Query(description="Exact status, e.g. `Accepted`.", openapi_examples={"lab": {"value": "Accepted"}}),
+    ],
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> ServiceRequestPage:
+    return await repo.list_by_status(status, limit=limit, cursor=cursor)
+
+
+@requests_router.get(
+    "/requests/{license_plate}/{service_id}",
+    name="get_request",
+    summary="Read one service request",
+    responses=_errors(404),
+)
+async def get_request(license_plate: PlatePath, service_id: IdPath, repo: RepoDep) -> ServiceRequest:
+    return await repo.get(license_plate, service_id)
+
+
+@requests_router.patch(
+    "/requests/{license_plate}/{service_id}",
+    summary="Change a service request's phone number, description or status",
+    description="One atomic update of the fields given; other attributes stay as they are. "
+    "Setting the status to Completed stamps `completion_date`.",
+    responses=_errors(404),
+)
+async def update_request(
+    license_plate: PlatePath, service_id: IdPath, changes: ServiceRequestUpdate, repo: RepoDep
+) -> ServiceRequest:
+    return await repo.update(license_plate, service_id, changes)
+
+
+@requests_router.delete(
+    "/requests/{license_plate}/{service_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a service request",
+    responses=_errors(404),
+)
+async def delete_request(license_plate: PlatePath, service_id: IdPath, repo: RepoDep) -> None:
+    await repo.delete(license_plate, service_id)
+
+
+@requests_router.get(
+    "/vehicles/{license_plate}/requests",
+    summary="A vehicle's service history",
+    responses=_errors(400),
+)
+async def list_by_vehicle(
+    license_plate: PlatePath, repo: RepoDep, cursor: Cursor = None, limit: Limit = 100
+) -> ServiceRequestPage:
+    return await repo.list_by_vehicle(license_plate, limit=limit, cursor=cursor)
+
+
+@health_router.get("/healthz", summary="The process is alive")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@health_router.get(
+    "/readyz",
+    summary="The table answers",
+    responses={503: {"model": ErrorBody, "description": "The table cannot be reached"}},
+)
+async def readyz(request: Request) -> Health:
+    backend: Backend = request.app.state.backend
+    try:
+        repo = await backend.repository()
+    except Exception as exc:
+        raise BackendUnavailable("DynamoDB client cannot be created") from exc
+    await repo.ping()
+    return Health(status="ready")

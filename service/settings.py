@@ -1,0 +1,88 @@
+"""The service's configuration: one pydantic-settings class, read from environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DynamoDBMode = Literal["embedded", "endpoint", "aws"]
+
+
+class ConfigurationError(ValueError):
+    """The environment does not describe a usable configuration."""
+
+
+class Settings(BaseSettings):
+    """Every setting is the environment variable of the same name, upper-cased (no prefix)."""
+
+    model_config = SettingsConfigDict(
+        validate_by_name=True, validate_by_alias=True, extra="ignore", env_ignore_empty=True
+    )
+
+    table_name: str = Field(default="VehicleServices", min_length=3, max_length=255)
+    aws_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    dynamodb_endpoint: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL_DYNAMODB")
+    # Where the data lives. Unset means `endpoint` when AWS_ENDPOINT_URL_DYNAMODB is set; real AWS
+    # and the in-memory store must be chosen explicitly, so neither is ever used by accident.
+    dynamodb_mode: DynamoDBMode | None = None
+    # Only for an endpoint: DynamoDB Local namespaces tables by access key unless started with -sharedDb.
+    # Against real AWS botocore's own credential chain applies (environment, profile, Lambda role).
+    aws_access_key_id: str = "local"
+    aws_secret_access_key: SecretStr = SecretStr("local")
+    dynamodb_connect_timeout: float = Field(default=2.0, gt=0, le=60)
+    dynamodb_read_timeout: float = Field(default=5.0, gt=0, le=60)
+    dynamodb_max_attempts: int = Field(default=3, ge=1, le=10)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Signs list cursors. Give every instance the same value so a cursor works on any of them;
+    # when unset a random key is used and cursors are valid only in the process that made them.
+    cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_mode(self) -> Settings:
+        if self.dynamodb_mode is None:
+            if self.dynamodb_endpoint is None:
+                raise ConfigurationError(
+                    "no DynamoDB configured: set AWS_ENDPOINT_URL_DYNAMODB to a local endpoint "
+                    "(DynamoDB Local, dynalite, moto), DYNAMODB_MODE=aws for real AWS, or "
+                    "DYNAMODB_MODE=embedded for an in-memory store"
+                )
+            self.dynamodb_mode = "endpoint"
+        elif self.dynamodb_mode == "endpoint" and self.dynamodb_endpoint is None:
+            raise ConfigurationError("DYNAMODB_MODE=endpoint needs AWS_ENDPOINT_URL_DYNAMODB")
+        elif self.dynamodb_mode != "endpoint" and self.dynamodb_endpoint is not None:
+            raise ConfigurationError(
+                f"DYNAMODB_MODE={self.dynamodb_mode} contradicts AWS_ENDPOINT_URL_DYNAMODB="
+                f"{self.dynamodb_endpoint}; unset one of them"
+            )
+        return self
+
+    @property
+    def mode(self) -> DynamoDBMode:
+        """The resolved mode (never None once validated)."""
+        assert self.dynamodb_mode is not None
+        return self.dynamodb_mode
+
+    def with_endpoint(self, url: str) -> Settings:
+        """The same settings pointed at a DynamoDB endpoint (used once the embedded store is up)."""
+        return self.model_copy(update={"dynamodb_mode": "endpoint", "dynamodb_endpoint": url})

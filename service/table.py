@@ -1,0 +1,153 @@
+"""The VehicleServices table exactly as the lab creates it, and the lab's example rows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from service.errors import AlreadyExists
+from service.models import ServiceRequestCreate, Status
+from service.repository import STATUS_INDEX, Repository
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodb.literals import ScalarAttributeTypeType
+    from types_aiobotocore_dynamodb.type_defs import KeySchemaElementTypeDef, TableDescriptionTypeDef
+
+log = logging.getLogger(__name__)
+
+KEY_SCHEMA: list[KeySchemaElementTypeDef] = [
+    {"AttributeName": "license_plate", "KeyType": "HASH"},
+    {"AttributeName": "service_id", "KeyType": "RANGE"},
+]
+INDEX_KEY_SCHEMA: list[KeySchemaElementTypeDef] = [
+    {"AttributeName": "service_status", "KeyType": "HASH"},
+    {"AttributeName": "license_plate", "KeyType": "RANGE"},
+]
+# Creating a table with an index takes minutes on AWS at worst; give up after that.
+_ACTIVE_WITHIN_SECONDS = 600
+ATTRIBUTE_TYPES: dict[str, ScalarAttributeTypeType] = {
+    "license_plate": "S",
+    "service_id": "S",
+    "service_status": "S",
+}
+
+LAB_ROWS = (
+    ServiceRequestCreate(
+        license_plate="8B1111",
+        service_id="1",
+        phone_number="208-444-5555",
+        service_description="Oil Change on a 2007 Saturn Outlook",
+        service_status=Status.BEING_SERVICED,
+    ),
+    ServiceRequestCreate(
+        license_plate="1J1957",
+        service_id="2",
+        phone_number="208-867-5309",
+        service_description="Brakes for a 08 Mazda 3",
+        service_status=Status.ACCEPTED,
+    ),
+)
+
+
+class SchemaMismatch(Exception):
+    """An existing table differs from the lab's VehicleServices layout."""
+
+    def __init__(self, table_name: str, differences: list[str]) -> None:
+        super().__init__(f"table {table_name} does not match the expected layout: " + "; ".join(differences))
+        self.differences = differences
+
+
+def _keys(schema: Any) -> list[tuple[str, str]]:
+    return [(k["AttributeName"], k["KeyType"]) for k in schema or []]
+
+
+def schema_differences(table: TableDescriptionTypeDef) -> list[str]:
+    """What keeps an existing table from being the lab's VehicleServices (empty when it is)."""
+    differences = []
+    if _keys(table.get("KeySchema")) != _keys(KEY_SCHEMA):
+        differences.append(f"key schema is {_keys(table.get('KeySchema'))}, expected {_keys(KEY_SCHEMA)}")
+    types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
+    for name, expected in ATTRIBUTE_TYPES.items():
+        if name in types and types[name] != expected:
+            differences.append(f"attribute {name} has type {types[name]}, expected {expected}")
+    indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
+    index = indexes.get(STATUS_INDEX)
+    if index is None:
+        differences.append(f"global secondary index {STATUS_INDEX} is missing")
+    else:
+        if _keys(index.get("KeySchema")) != _keys(INDEX_KEY_SCHEMA):
+            differences.append(
+                f"{STATUS_INDEX} key schema is {_keys(index.get('KeySchema'))}, "
+                f"expected {_keys(INDEX_KEY_SCHEMA)}"
+            )
+        projection = index.get("Projection", {}).get("ProjectionType")
+        if projection != "ALL":
+            differences.append(f"{STATUS_INDEX} projects {projection}, expected ALL")
+    return differences
+
+
+async def _wait_active(client: DynamoDBClient, table_name: str) -> TableDescriptionTypeDef:
+    """Poll until the table and every index are ACTIVE (botocore's waiter looks at the table alone)."""
+    while True:
+        table = (await client.describe_table(TableName=table_name))["Table"]
+        statuses = [table.get("TableStatus")] + [
+            i.get("IndexStatus") for i in table.get("GlobalSecondaryIndexes", [])
+        ]
+        if all(s == "ACTIVE" for s in statuses):
+            return table
+        log.info("waiting for table %s to be ACTIVE: %s", table_name, statuses)
+        await asyncio.sleep(1)
+
+
+async def ensure_table(client: DynamoDBClient, table_name: str) -> bool:
+    """Create the table unless it exists, then wait for it; True when this call created it.
+
+    An existing table is checked, never changed: a different layout raises SchemaMismatch.
+    """
+    created = False
+    try:
+        await client.create_table(
+            TableName=table_name,
+            KeySchema=KEY_SCHEMA,
+            AttributeDefinitions=[
+                {"AttributeName": n, "AttributeType": t} for n, t in ATTRIBUTE_TYPES.items()
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": STATUS_INDEX,
+                    "KeySchema": INDEX_KEY_SCHEMA,
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        created = True
+        log.info("creating table %s", table_name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    async with asyncio.timeout(_ACTIVE_WITHIN_SECONDS):
+        table = await _wait_active(client, table_name)
+    differences = schema_differences(table)
+    if differences:
+        raise SchemaMismatch(table_name, differences)
+    billing = table.get("BillingModeSummary", {}).get("BillingMode")
+    if not created and billing not in (None, "PAY_PER_REQUEST"):
+        log.warning("table %s uses %s billing; the lab uses on-demand", table_name, billing)
+    return created
+
+
+async def seed(repository: Repository) -> list[str]:
+    """Store the lab's rows that are missing; never overwrites. Returns the keys it added."""
+    added = []
+    for row in LAB_ROWS:
+        try:
+            await repository.create(row)
+            added.append(f"{row.license_plate}/{row.service_id}")
+        except AlreadyExists:
+            log.info("lab row %s/%s is there already; left as it is", row.license_plate, row.service_id)
+    return added

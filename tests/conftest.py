@@ -1,0 +1,53 @@
+"""Fixtures: moto's DynamoDB server over HTTP for the session, and a fresh table for each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from service.dynamo import open_client
+from service.settings import Settings
+from service.table import ensure_table
+from tests.helpers import api_client, make_settings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def settings(moto_endpoint: str) -> Settings:
+    return make_settings(moto_endpoint)
+
+
+@pytest.fixture
+async def dynamodb(settings: Settings) -> AsyncIterator[DynamoDBClient]:
+    """A plain DynamoDB client for what tests set up or inspect behind the API's back."""
+    async with AsyncExitStack() as stack:
+        yield await open_client(settings, stack)
+
+
+@pytest.fixture
+async def table(settings: Settings, dynamodb: DynamoDBClient) -> AsyncIterator[str]:
+    await ensure_table(dynamodb, settings.table_name)
+    yield settings.table_name
+    await dynamodb.delete_table(TableName=settings.table_name)
+
+
+@pytest.fixture
+async def api(settings: Settings, table: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(settings) as client:
+        yield client

@@ -1,0 +1,103 @@
+"""Small helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from service.app import create_app
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+
+REGION = "us-east-1"
+
+
+def make_settings(endpoint: str, **overrides: Any) -> Settings:
+    """Settings for a test, independent of whatever the developer's environment holds."""
+    values: dict[str, Any] = {
+        "dynamodb_mode": "endpoint",
+        "dynamodb_endpoint": endpoint,
+        "aws_region": REGION,
+        "table_name": f"VehicleServices-{uuid4().hex[:12]}",
+        "cursor_secret": "cursor-secret-for-tests",
+        "cors_origins": [],
+        "dynamodb_connect_timeout": 1.0,
+        "dynamodb_read_timeout": 2.0,
+        "dynamodb_max_attempts": 2,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for a fresh app, in process, with the app's lifespan running."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+        ) as client,
+    ):
+        yield client
+
+
+def new_request(**overrides: Any) -> dict[str, Any]:
+    """A valid create body; keyword arguments replace or add fields."""
+    return {
+        "license_plate": "8B1111",
+        "phone_number": "208-444-5555",
+        "service_description": "Oil Change on a 2007 Saturn Outlook",
+        **overrides,
+    }
+
+
+async def create(api: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    response = await api.post("/requests", json=new_request(**overrides))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def put_raw(dynamodb: DynamoDBClient, table: str, **attributes: str) -> None:
+    """Write an item the way the AWS console or the lab's Node code does: plain strings, nothing else."""
+    await dynamodb.put_item(TableName=table, Item={k: {"S": v} for k, v in attributes.items()})
+
+
+async def raw_item(
+    dynamodb: DynamoDBClient, table: str, plate: str, service_id: str
+) -> dict[str, Any] | None:
+    response = await dynamodb.get_item(
+        TableName=table, Key={"license_plate": {"S": plate}, "service_id": {"S": service_id}}
+    )
+    item: dict[str, Any] | None = response.get("Item")
+    return item
+
+
+async def count_items(dynamodb: DynamoDBClient, table: str) -> int:
+    response = await dynamodb.scan(TableName=table, Select="COUNT")
+    return response["Count"]
+
+
+async def all_pages(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a list, following next_cursor; checks each page keeps to the limit."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = await api.get(path, params=query)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) <= params.get("limit", 100)
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items

@@ -1,0 +1,71 @@
+"""Configuration: environment variables by their plain names, and no DynamoDB chosen by accident."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from service.settings import Settings
+
+_VARIABLES = (
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "DYNAMODB_MODE",
+    "TABLE_NAME",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "CORS_ORIGINS",
+    "LOG_LEVEL",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_an_endpoint_alone_selects_endpoint_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8001")
+    settings = Settings()
+    assert settings.mode == "endpoint"
+    assert settings.dynamodb_endpoint == "http://127.0.0.1:8001"
+    assert settings.table_name == "VehicleServices"
+
+
+def test_nothing_configured_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="no DynamoDB configured"):
+        Settings()
+
+
+@pytest.mark.parametrize("mode", ["aws", "embedded"])
+def test_real_aws_and_embedded_are_chosen_explicitly(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    monkeypatch.setenv("DYNAMODB_MODE", mode)
+    assert Settings().mode == mode
+
+
+@pytest.mark.parametrize("mode", ["aws", "embedded"])
+def test_an_endpoint_contradicting_the_mode_is_an_error(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    monkeypatch.setenv("DYNAMODB_MODE", mode)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8001")
+    with pytest.raises(ValidationError, match="contradicts"):
+        Settings()
+
+
+def test_variables_are_read_by_their_plain_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMODB_MODE", "aws")
+    monkeypatch.setenv("TABLE_NAME", "ShopRequests")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("CORS_ORIGINS", "https://shop.example, http://localhost:5173")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    settings = Settings()
+    assert settings.table_name == "ShopRequests"
+    assert settings.aws_region == "eu-west-1"
+    assert settings.cors_origins == ["https://shop.example", "http://localhost:5173"]
+    assert settings.log_level == "DEBUG"
+
+
+def test_aws_region_wins_over_the_default_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMODB_MODE", "aws")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert Settings().aws_region == "us-west-2"
