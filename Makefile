@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# No token checks for local development; the service logs a warning saying so.
+AUTH_MODE ?= none
 # `make run` uses the endpoint in AWS_ENDPOINT_URL_DYNAMODB when one is set, else the embedded DynamoDB.
 DYNAMODB_MODE ?= $(if $(AWS_ENDPOINT_URL_DYNAMODB),endpoint,embedded)
 
@@ -22,7 +24,7 @@ $(STAMP): requirements/dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows unless an endpoint is set)
-	HOST=$(HOST) PORT=$(PORT) DYNAMODB_MODE=$(DYNAMODB_MODE) $(BIN)/python -m service serve
+	HOST=$(HOST) PORT=$(PORT) DYNAMODB_MODE=$(DYNAMODB_MODE) AUTH_MODE=$(AUTH_MODE) $(BIN)/python -m service serve
 
 test: $(STAMP)  ## the whole test suite, against moto's DynamoDB server over HTTP
 	$(BIN)/python -m pytest

@@ -12,6 +12,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from service import website
+from service.auth import build_authenticator
 from service.dynamo import Backend
 from service.errors import ServiceError
 from service.models import ErrorBody, FieldError
@@ -55,9 +57,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; nothing connects until the lifespan starts or the first request needs DynamoDB."""
     settings = settings or Settings()
     backend = Backend(settings)
+    authenticator = build_authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.auth == "none":
+            log.warning("AUTH_MODE=none: every caller is treated as a technician; for local development only")
         try:
             await backend.repository()
         except Exception:
@@ -72,7 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.backend = backend
+    app.state.authenticator = authenticator
     app.state.settings = settings
+    app.include_router(website.router)
+    app.include_router(website.admin)
     app.include_router(requests_router)
     app.include_router(health_router)
     app.add_exception_handler(ServiceError, _service_error)
@@ -83,7 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Content-Type", "Authorization"],
+            expose_headers=["Location", "Retry-After"],
+            max_age=600,
         )
     return app

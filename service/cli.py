@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from service.app import create_app
 from service.dynamo import Backend, open_client
 from service.embedded import start_embedded_dynamodb
-from service.settings import Settings
+from service.settings import ConfigurationError, Settings
 from service.table import SchemaMismatch, ensure_table, seed
 
 log = logging.getLogger("service")
@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if args.command == "serve":
-        _serve(settings)
+        try:
+            _serve(settings)
+        except ConfigurationError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return 2
     elif settings.mode == "embedded":
         print(
             f"{args.command} needs a DynamoDB that outlives it, not DYNAMODB_MODE=embedded", file=sys.stderr

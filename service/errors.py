@@ -2,6 +2,7 @@
 
 ServiceError
 ├── InvalidCursor        400  a list cursor that this service did not issue for this list
+├── Unauthorized         401  no valid technician credentials
 ├── NotFound             404  no service request under that key
 ├── AlreadyExists        409  a create whose key is taken
 └── BackendUnavailable   503  DynamoDB cannot be reached, times out, throttles or lacks the table
@@ -31,6 +32,25 @@ class InvalidCursor(ServiceError):
 
     status_code = 400
     code = "invalid_cursor"
+
+
+class Unauthorized(ServiceError):
+    """The route needs a technician and the request did not prove to be one."""
+
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str, *, invalid: bool = False) -> None:
+        super().__init__(message)
+        # RFC 6750: name the error only when credentials were sent and found wanting.
+        self.invalid = invalid
+
+    @property
+    def headers(self) -> dict[str, str]:
+        challenge = 'Bearer realm="service-requests"'
+        if self.invalid:
+            challenge += ', error="invalid_token"'
+        return {"WWW-Authenticate": challenge}
 
 
 class NotFound(ServiceError):

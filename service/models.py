@@ -71,6 +71,9 @@ def _phone_number(value: str) -> str:
 def _printable(value: str) -> str:
     if any(unicodedata.category(c) in {"Cc", "Cs"} and c not in _ALLOWED_CONTROLS for c in value):
         raise ValueError("control characters are not allowed")
+    # The website, and the lab's own Lambda behind it, put this text into the page as HTML.
+    if "<" in value or ">" in value:
+        raise ValueError("'<' and '>' are not allowed: the website shows this text as HTML")
     return value
 
 

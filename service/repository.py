@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -224,13 +225,8 @@ class Repository:
     ) -> ServiceRequestPage:
         """One vehicle's requests in service_id order (creation order for generated ids)."""
         scope = f"vehicle:{license_plate}"
-        query: QueryInputTypeDef = {
-            "TableName": self._table,
-            "KeyConditionExpression": "license_plate = :plate",
-            "ExpressionAttributeValues": {":plate": {"S": license_plate}},
-        }
         start = self._cursors.decode(scope, cursor, TABLE_KEY) if cursor is not None else None
-        items = await self._query(query, limit + 1, start)
+        items = await self._query(self._vehicle_query(license_plate), limit + 1, start)
         return self._page(items, limit, scope, TABLE_KEY)
 
     async def list_by_status(
@@ -263,20 +259,53 @@ class Repository:
                 break
         return self._page(items, limit, scope, INDEX_KEY)
 
-    def _status_query(self, status: str) -> QueryInputTypeDef:
+    async def all_with_status(
+        self, statuses: Sequence[str], *, fields: Sequence[str] | None = None
+    ) -> list[ServiceRequest]:
+        """Every request in any of `statuses`, in that order, then by license plate: no pages, no Scan.
+
+        The Queries (one per status) run concurrently. `fields` limits the attributes read back
+        (the keys are always included).
+        """
+        queries = [self._status_query(status, fields) for status in statuses]
+        results = await asyncio.gather(*(self._query(query, None, None) for query in queries))
+        return [_to_model(item) for items in results for item in items]
+
+    async def vehicle_history(self, license_plate: str) -> list[ServiceRequest]:
+        """Every request of one vehicle, in service_id order."""
+        items = await self._query(self._vehicle_query(license_plate), None, None)
+        return [_to_model(item) for item in items]
+
+    def _vehicle_query(self, license_plate: str) -> QueryInputTypeDef:
         return {
+            "TableName": self._table,
+            "KeyConditionExpression": "license_plate = :plate",
+            "ExpressionAttributeValues": {":plate": {"S": license_plate}},
+        }
+
+    def _status_query(self, status: str, fields: Sequence[str] | None = None) -> QueryInputTypeDef:
+        query: QueryInputTypeDef = {
             "TableName": self._table,
             "IndexName": STATUS_INDEX,
             "KeyConditionExpression": "service_status = :status",
             "ExpressionAttributeValues": {":status": {"S": status}},
         }
+        if fields is not None:
+            wanted = sorted({*fields, *INDEX_KEY})
+            query["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(wanted)))
+            query["ExpressionAttributeNames"] = {f"#p{i}": name for i, name in enumerate(wanted)}
+        return query
 
-    async def _query(self, query: QueryInputTypeDef, wanted: int, start: dict[str, str] | None) -> list[Item]:
-        """Up to `wanted` items of one Query, following LastEvaluatedKey across DynamoDB's pages."""
+    async def _query(
+        self, query: QueryInputTypeDef, wanted: int | None, start: dict[str, str] | None
+    ) -> list[Item]:
+        """Up to `wanted` items (None: all) of one Query, following LastEvaluatedKey across pages."""
         items: list[Item] = []
         start_key: Mapping[str, Any] | None = _start_key(start) if start else None
-        while len(items) < wanted:
-            request: dict[str, Any] = {**query, "Limit": wanted - len(items)}
+        while wanted is None or len(items) < wanted:
+            request: dict[str, Any] = dict(query)
+            if wanted is not None:
+                request["Limit"] = wanted - len(items)
             if start_key is not None:
                 request["ExclusiveStartKey"] = start_key
             with _translated():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from service.deps import RepoDep, error_responses, require_technician
 from service.dynamo import Backend
 from service.errors import BackendUnavailable
 from service.models import (
@@ -19,15 +20,7 @@ from service.models import (
     ServiceRequestUpdate,
     StatusText,
 )
-from service.repository import Repository
 
-
-async def get_repository(request: Request) -> Repository:
-    backend: Backend = request.app.state.backend
-    return await backend.repository()
-
-
-RepoDep = Annotated[Repository, Depends(get_repository)]
 PlatePath = Annotated[
     KeyText,
     Path(description="The vehicle's license plate.", openapi_examples={"lab": {"value": "8B1111"}}),
@@ -42,18 +35,12 @@ Cursor = Annotated[
 ]
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        400: "Malformed cursor",
-        404: "No such service request",
-        409: "A service request with that key exists already",
-        422: "Invalid input; `fields` names each offending field",
-        503: "DynamoDB is unavailable; retry after `Retry-After` seconds",
-    }
-    return {code: {"model": ErrorBody, "description": descriptions[code]} for code in (*codes, 422, 503)}
-
-
-requests_router = APIRouter(tags=["service requests"])
+# Whole items carry customers' phone numbers: every route here is for technicians.
+requests_router = APIRouter(
+    tags=["service requests"],
+    dependencies=[Depends(require_technician)],
+    responses=error_responses(401),
+)
 health_router = APIRouter(tags=["health"])
 
 
@@ -62,7 +49,7 @@ health_router = APIRouter(tags=["health"])
     status_code=status.HTTP_201_CREATED,
     summary="Create a service request",
     response_description="The stored request; `Location` is its URL",
-    responses=_errors(409),
+    responses=error_responses(409),
 )
 async def create_request(
     new: ServiceRequestCreate, repo: RepoDep, request: Request, response: Response
@@ -84,7 +71,7 @@ async def create_request(
     summary="List the active service requests",
     description="Every request whose status is not New Request, Completed or Service Rejected, "
     "ordered by status in workflow order, then license plate.",
-    responses=_errors(400),
+    responses=error_responses(400),
 )
 async def list_active(repo: RepoDep, cursor: Cursor = None, limit: Limit = 100) -> ServiceRequestPage:
     return await repo.list_active(limit=limit, cursor=cursor)
@@ -93,7 +80,7 @@ async def list_active(repo: RepoDep, cursor: Cursor = None, limit: Limit = 100) 
 @requests_router.get(
     "/requests",
     summary="List the service requests with one status",
-    responses=_errors(400),
+    responses=error_responses(400),
 )
 async def list_by_status(
     repo: RepoDep,
@@ -111,7 +98,7 @@ async def list_by_status(
     "/requests/{license_plate}/{service_id}",
     name="get_request",
     summary="Read one service request",
-    responses=_errors(404),
+    responses=error_responses(404),
 )
 async def get_request(license_plate: PlatePath, service_id: IdPath, repo: RepoDep) -> ServiceRequest:
     return await repo.get(license_plate, service_id)
@@ -122,7 +109,7 @@ async def get_request(license_plate: PlatePath, service_id: IdPath, repo: RepoDe
     summary="Change a service request's phone number, description or status",
     description="One atomic update of the fields given; other attributes stay as they are. "
     "Setting the status to Completed stamps `completion_date`.",
-    responses=_errors(404),
+    responses=error_responses(404),
 )
 async def update_request(
     license_plate: PlatePath, service_id: IdPath, changes: ServiceRequestUpdate, repo: RepoDep
@@ -134,7 +121,7 @@ async def update_request(
     "/requests/{license_plate}/{service_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a service request",
-    responses=_errors(404),
+    responses=error_responses(404),
 )
 async def delete_request(license_plate: PlatePath, service_id: IdPath, repo: RepoDep) -> None:
     await repo.delete(license_plate, service_id)
@@ -143,7 +130,7 @@ async def delete_request(license_plate: PlatePath, service_id: IdPath, repo: Rep
 @requests_router.get(
     "/vehicles/{license_plate}/requests",
     summary="A vehicle's service history",
-    responses=_errors(400),
+    responses=error_responses(400),
 )
 async def list_by_vehicle(
     license_plate: PlatePath, repo: RepoDep, cursor: Cursor = None, limit: Limit = 100

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DynamoDBMode = Literal["embedded", "endpoint", "aws"]
+AuthMode = Literal["jwt", "gateway", "none"]
 
 
 class ConfigurationError(ValueError):
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+
+    # How technicians are recognised: `jwt` verifies Cognito ID tokens itself, `gateway` trusts the
+    # claims of an API Gateway Cognito authorizer, `none` lets everyone in (local development only).
+    # Unset means `none` for the embedded store and `jwt` everywhere else.
+    auth_mode: AuthMode | None = None
+    cognito_user_pool_id: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d_[A-Za-z0-9]+$")
+    cognito_client_id: str | None = None
+    # Where the pool's signing keys are; unset means Cognito's own URL for COGNITO_USER_POOL_ID.
+    jwks_url: str | None = None
     # Signs list cursors. Give every instance the same value so a cursor works on any of them;
     # when unset a random key is used and cursors are valid only in the process that made them.
     cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
@@ -77,6 +88,27 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_cors(self) -> Settings:
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ConfigurationError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
+        return self
+
+    @property
+    def auth(self) -> AuthMode:
+        """The resolved auth mode."""
+        if self.auth_mode is not None:
+            return self.auth_mode
+        return "none" if self.dynamodb_mode == "embedded" else "jwt"
+
+    @property
+    def cognito_issuer(self) -> str | None:
+        """The `iss` of the pool's tokens: the pool's URL, in the region its id starts with."""
+        if self.cognito_user_pool_id is None:
+            return None
+        region = self.cognito_user_pool_id.split("_", 1)[0]
+        return f"https://cognito-idp.{region}.amazonaws.com/{self.cognito_user_pool_id}"
+
     @property
     def mode(self) -> DynamoDBMode:
         """The resolved mode (never None once validated)."""
@@ -85,4 +117,6 @@ class Settings(BaseSettings):
 
     def with_endpoint(self, url: str) -> Settings:
         """The same settings pointed at a DynamoDB endpoint (used once the embedded store is up)."""
-        return self.model_copy(update={"dynamodb_mode": "endpoint", "dynamodb_endpoint": url})
+        return self.model_copy(
+            update={"dynamodb_mode": "endpoint", "dynamodb_endpoint": url, "auth_mode": self.auth}
+        )

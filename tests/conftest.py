@@ -13,6 +13,7 @@ from moto.server import ThreadedMotoServer
 from service.dynamo import open_client
 from service.settings import Settings
 from service.table import ensure_table
+from tests.cognito import CLIENT_ID, POOL_ID, UserPool, serve_user_pool
 from tests.helpers import api_client, make_settings
 
 if TYPE_CHECKING:
@@ -28,9 +29,22 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def user_pool() -> Iterator[UserPool]:
+    with serve_user_pool() as pool:
+        yield pool
+
+
 @pytest.fixture
-def settings(moto_endpoint: str) -> Settings:
-    return make_settings(moto_endpoint)
+def settings(moto_endpoint: str, user_pool: UserPool) -> Settings:
+    """Technicians are checked as in production: Cognito ID tokens verified against the pool's keys."""
+    return make_settings(
+        moto_endpoint,
+        auth_mode="jwt",
+        cognito_user_pool_id=POOL_ID,
+        cognito_client_id=CLIENT_ID,
+        jwks_url=user_pool.jwks_url,
+    )
 
 
 @pytest.fixture
@@ -48,6 +62,7 @@ async def table(settings: Settings, dynamodb: DynamoDBClient) -> AsyncIterator[s
 
 
 @pytest.fixture
-async def api(settings: Settings, table: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(settings) as client:
+async def api(settings: Settings, table: str, user_pool: UserPool) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a fresh app that sends a valid technician's token unless a test overrides the header."""
+    async with api_client(settings, token=user_pool.token()) as client:
         yield client

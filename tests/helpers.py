@@ -29,6 +29,7 @@ def make_settings(endpoint: str, **overrides: Any) -> Settings:
         "table_name": f"VehicleServices-{uuid4().hex[:12]}",
         "cursor_secret": "cursor-secret-for-tests",
         "cors_origins": [],
+        "auth_mode": "none",
         "dynamodb_connect_timeout": 1.0,
         "dynamodb_read_timeout": 2.0,
         "dynamodb_max_attempts": 2,
@@ -38,13 +39,14 @@ def make_settings(endpoint: str, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def api_client(settings: Settings, *, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for a fresh app, in process, with the app's lifespan running."""
     app = create_app(settings)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver", headers=headers
         ) as client,
     ):
         yield client

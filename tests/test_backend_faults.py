@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -14,14 +13,9 @@ from moto.server import ThreadedMotoServer
 from service.dynamo import open_client
 from service.settings import Settings
 from service.table import ensure_table
+from tests.cognito import UserPool
 from tests.helpers import api_client, make_settings, new_request
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.process import free_port
 
 
 @pytest.fixture
@@ -70,8 +64,10 @@ async def test_unreachable_dynamodb_is_503_then_the_same_app_recovers(
         server.stop()
 
 
-async def test_a_missing_table_is_503_naming_the_cause(settings: Settings) -> None:
-    async with api_client(settings) as api:  # no `table` fixture: the table does not exist
+async def test_a_missing_table_is_503_naming_the_cause(settings: Settings, user_pool: UserPool) -> None:
+    async with api_client(
+        settings, token=user_pool.token()
+    ) as api:  # no `table` fixture: the table does not exist
         response = await api.get("/vehicles/8B1111/requests")
         _assert_unavailable(response)
         assert response.json()["message"] == "the service-request table does not exist"

@@ -1,0 +1,173 @@
+"""The routes the shop's website calls, with the shapes it reads (see the website's contract)."""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Body, Depends, Path, status
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from service.deps import RepoDep, error_responses, require_technician
+from service.models import (
+    ACTIVE_STATUSES,
+    Description,
+    KeyText,
+    LicensePlate,
+    PhoneNumber,
+    ServiceRequest,
+    ServiceRequestCreate,
+    ServiceRequestUpdate,
+    Status,
+    StatusValue,
+)
+
+CREATED: Final = "Successfully added new service request"
+UPDATED: Final = "Successfully updated service request"
+
+# The admin page lists everything still to be decided or worked on, new requests included.
+_OPEN_STATUSES = [s.value for s in Status if s not in {Status.COMPLETED, Status.REJECTED}]
+_PUBLIC_FIELDS = ("service_id", "service_status", "phone_number")
+
+
+class PublicRequest(BaseModel):
+    """What the public page may know of a request: nothing that identifies the customer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"service_id": "1", "service_status": "Being Serviced", "phone_number": "5555"}]
+        }
+    )
+
+    service_id: str
+    service_status: str
+    phone_number: str
+
+
+class WebsiteCreate(BaseModel):
+    """The request form's body. Fields the website may add later are ignored, not refused."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "service_description": "Oil Change on a 2007 Saturn Outlook",
+                    "phone_number": "208-444-5555",
+                    "license_plate": "8B1111",
+                }
+            ]
+        },
+    )
+
+    service_description: Description
+    phone_number: PhoneNumber
+    license_plate: LicensePlate
+
+
+class WebsiteUpdate(BaseModel):
+    """The admin page's status change: the vehicle, and the fields to change."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={"examples": [{"license_plate": "8B1111", "service_status": "Completed"}]},
+    )
+
+    license_plate: KeyText
+    service_status: StatusValue | None = None
+    phone_number: PhoneNumber | None = None
+    service_description: Description | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> WebsiteUpdate:
+        if self.service_status is None and self.phone_number is None and self.service_description is None:
+            raise ValueError("give at least one of service_status, phone_number, service_description")
+        return self
+
+
+def _last_four_digits(phone_number: str | None) -> str:
+    return "".join(c for c in phone_number or "" if c.isdigit())[-4:]
+
+
+def _html_safe(item: ServiceRequest) -> ServiceRequest:
+    # The website puts these values into its page with innerHTML. What the API writes cannot hold
+    # markup, but items typed in the AWS console can; escaped, they still display as typed.
+    text = {
+        name: html.escape(value)
+        for name, value in item.model_dump(exclude_none=True).items()
+        if isinstance(value, str)
+    }
+    return item.model_copy(update=text)
+
+
+router = APIRouter(tags=["website"])
+admin = APIRouter(
+    prefix="/admin-service-request",
+    tags=["website (technicians)"],
+    dependencies=[Depends(require_technician)],
+    responses=error_responses(401),
+)
+
+
+@router.get(
+    "/service-request",
+    summary="The public list of active requests",
+    description="Every active request (as `GET /requests/active`, all of it), with only its id, its status "
+    "and the last four digits of the customer's phone number.",
+    responses=error_responses(),
+)
+async def public_requests(repo: RepoDep) -> list[PublicRequest]:
+    items = await repo.all_with_status([s.value for s in ACTIVE_STATUSES], fields=_PUBLIC_FIELDS)
+    return [
+        PublicRequest(
+            service_id=html.escape(item.service_id),
+            service_status=html.escape(item.service_status or ""),
+            phone_number=_last_four_digits(item.phone_number),
+        )
+        for item in items
+    ]
+
+
+@router.post(
+    "/service-request",
+    status_code=status.HTTP_201_CREATED,
+    summary="Request a service (the public form)",
+    response_description="The message the website shows",
+    responses=error_responses(),
+)
+async def request_service(new: WebsiteCreate, repo: RepoDep) -> str:
+    await repo.create(ServiceRequestCreate(**new.model_dump()))
+    return CREATED
+
+
+@admin.get("", summary="Every request not Completed and not Service Rejected", responses=error_responses())
+async def open_requests(repo: RepoDep) -> list[ServiceRequest]:
+    return [_html_safe(item) for item in await repo.all_with_status(_OPEN_STATUSES)]
+
+
+@admin.put(
+    "/{service_id}",
+    summary="Change a request's status (or phone number, description)",
+    description="One conditional UpdateItem, never an upsert; setting Completed stamps `completion_date`.",
+    response_description="The message the website shows",
+    responses=error_responses(404),
+)
+async def update_request(
+    service_id: Annotated[KeyText, Path(openapi_examples={"lab": {"value": "1"}})],
+    change: Annotated[WebsiteUpdate, Body()],
+    repo: RepoDep,
+) -> str:
+    changes = change.model_dump(exclude_none=True, exclude={"license_plate"})
+    await repo.update(change.license_plate, service_id, ServiceRequestUpdate(**changes))
+    return UPDATED
+
+
+@admin.get(
+    "/vehicle-history/{license_plate}",
+    summary="A vehicle's whole service history",
+    responses=error_responses(),
+)
+async def vehicle_history(
+    license_plate: Annotated[KeyText, Path(openapi_examples={"lab": {"value": "8B1111"}})], repo: RepoDep
+) -> list[ServiceRequest]:
+    return [_html_safe(item) for item in await repo.vehicle_history(license_plate)]

@@ -1,0 +1,94 @@
+"""A stand-in for a Cognito user pool: RSA keys made here, their JWKS served from 127.0.0.1, tokens minted."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+POOL_ID = "us-east-1_TestPool1"
+CLIENT_ID = "website-client-id"
+ISSUER = f"https://cognito-idp.us-east-1.amazonaws.com/{POOL_ID}"
+
+
+def new_key() -> RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class UserPool:
+    """Signs tokens the way Cognito does and publishes the public key as a JWKS."""
+
+    def __init__(self, jwks_url: str) -> None:
+        self.jwks_url = jwks_url
+        self.key = new_key()
+        self.kid = "test-key-1"
+        self.jwks_requests = 0
+
+    def jwks(self) -> dict[str, Any]:
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**public, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
+
+    def token(
+        self,
+        *,
+        key: RSAPrivateKey | None = None,
+        kid: str | None = None,
+        algorithm: str = "RS256",
+        **claims: Any,
+    ) -> str:
+        """An ID token of a technician; keyword arguments replace claims (None removes one)."""
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "sub": "4f1c2b9e-technician",
+            "cognito:username": "tech",
+            "email": "tech@example.com",
+            "iss": ISSUER,
+            "aud": CLIENT_ID,
+            "token_use": "id",
+            "auth_time": now,
+            "iat": now,
+            "exp": now + 3600,
+        }
+        payload.update(claims)
+        payload = {k: v for k, v in payload.items() if v is not None}
+        headers = {"kid": kid or self.kid}
+        if algorithm == "none":
+            return jwt.encode(payload, "", algorithm="none", headers=headers)
+        return jwt.encode(payload, key or self.key, algorithm=algorithm, headers=headers)
+
+
+@contextmanager
+def serve_user_pool() -> Iterator[UserPool]:
+    """A UserPool whose JWKS is served over HTTP on a free port of 127.0.0.1."""
+    pool: UserPool
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            pool.jwks_requests += 1
+            body = json.dumps(pool.jwks()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    pool = UserPool(f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield pool
+    finally:
+        server.shutdown()
+        server.server_close()

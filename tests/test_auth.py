@@ -1,0 +1,207 @@
+"""Technician-only routes: Cognito ID tokens checked (jwt), authorizer claims trusted (gateway), or none."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from asgi_lifespan import LifespanManager
+from cryptography.hazmat.primitives import serialization
+
+from service.app import create_app
+from service.settings import Settings
+from tests.cognito import UserPool, new_key
+from tests.helpers import api_client, make_settings
+
+PUBLIC = {("GET", "/service-request"), ("POST", "/service-request"), ("GET", "/healthz"), ("GET", "/readyz")}
+SAMPLE_PATH_VALUES = {"license_plate": "8B1111", "service_id": "1"}
+
+
+def _routes(settings: Settings) -> list[tuple[str, str]]:
+    paths = create_app(settings).openapi()["paths"]
+    return sorted(
+        (method.upper(), path.format(**SAMPLE_PATH_VALUES)) for path, ops in paths.items() for method in ops
+    )
+
+
+def _assert_refused(response: httpx.Response, *, invalid: bool) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == "unauthorized"
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert ('error="invalid_token"' in challenge) is invalid
+
+
+async def test_every_route_but_the_public_ones_needs_a_technician(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    routes = _routes(settings)
+    protected = [r for r in routes if r not in PUBLIC]
+    assert {p for _, p in protected} >= {
+        "/requests",
+        "/requests/active",
+        "/requests/8B1111/1",
+        "/vehicles/8B1111/requests",
+        "/admin-service-request",
+        "/admin-service-request/1",
+        "/admin-service-request/vehicle-history/8B1111",
+    }
+    for method, path in protected:
+        response = await api.request(method, path, headers={"Authorization": ""}, json={})
+        _assert_refused(response, invalid=False)
+    for method, path in sorted(PUBLIC):
+        response = await api.request(method, path, headers={"Authorization": ""}, json={})
+        assert response.status_code != 401, (method, path)
+
+
+def _tampered(token: str) -> str:
+    header, payload, signature = token.split(".")
+    claims = jwt.utils.base64url_decode(payload)
+    forged = jwt.utils.base64url_encode(claims.replace(b'"tech"', b'"boss"')).decode()
+    return f"{header}.{forged}.{signature}"
+
+
+def _hs256_with_public_key(pool: UserPool) -> str:
+    """The algorithm-confusion attack: an HMAC token whose secret is the pool's public key."""
+    public_pem = pool.key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = {"alg": "HS256", "typ": "JWT", "kid": pool.kid}
+    claims = jwt.decode(pool.token(), options={"verify_signature": False})
+    signing_input = b".".join(
+        jwt.utils.base64url_encode(json.dumps(part).encode()) for part in (header, claims)
+    )
+    signature = hmac.new(public_pem, signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + jwt.utils.base64url_encode(signature)).decode()
+
+
+BAD_TOKENS: dict[str, Any] = {
+    "expired": lambda pool: pool.token(exp=int(time.time()) - 120, iat=int(time.time()) - 3720),
+    "wrong key": lambda pool: pool.token(key=new_key()),
+    "unknown key id": lambda pool: pool.token(kid="someone-elses-key"),
+    "tampered payload": lambda pool: _tampered(pool.token()),
+    "wrong issuer": lambda pool: pool.token(
+        iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other"
+    ),
+    "wrong audience": lambda pool: pool.token(aud="another-app"),
+    "access token": lambda pool: pool.token(token_use="access"),
+    "no token_use": lambda pool: pool.token(token_use=None),
+    "no expiry": lambda pool: pool.token(exp=None),
+    "alg none": lambda pool: pool.token(algorithm="none"),
+    "alg HS256 keyed with the public key": lambda pool: _hs256_with_public_key(pool),
+    "garbage": lambda pool: "not.a.jwt",
+    "empty segments": lambda pool: "..",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TOKENS))
+async def test_bad_tokens_are_401_never_500(api: httpx.AsyncClient, user_pool: UserPool, case: str) -> None:
+    token = BAD_TOKENS[case](user_pool)
+    for method, path in (("GET", "/admin-service-request"), ("GET", "/requests/active")):
+        response = await api.request(method, path, headers={"Authorization": f"Bearer {token}"})
+        _assert_refused(response, invalid=True)
+
+
+@pytest.mark.parametrize("header", ["Basic dGVjaDpwdw==", "Bearer", "Bearer    ", "token abc"])
+async def test_other_authorization_schemes_are_401(api: httpx.AsyncClient, header: str) -> None:
+    _assert_refused(await api.get("/admin-service-request", headers={"Authorization": header}), invalid=False)
+
+
+async def test_a_valid_id_token_is_accepted_and_the_key_set_is_fetched_once(
+    settings: Settings, table: str, user_pool: UserPool
+) -> None:
+    before = user_pool.jwks_requests
+    async with api_client(settings, token=user_pool.token()) as api:
+        for _ in range(5):
+            assert (await api.get("/admin-service-request")).status_code == 200
+    assert user_pool.jwks_requests - before == 1
+
+
+async def test_unreachable_signing_keys_are_503_not_500(moto_endpoint: str, user_pool: UserPool) -> None:
+    settings = make_settings(
+        moto_endpoint,
+        auth_mode="jwt",
+        cognito_user_pool_id="us-east-1_TestPool1",
+        cognito_client_id="website-client-id",
+        jwks_url="http://127.0.0.1:9/jwks.json",
+    )
+    async with api_client(settings, token=user_pool.token()) as api:
+        response = await api.get("/admin-service-request")
+    assert response.status_code == 503
+    assert response.json()["code"] == "backend_unavailable"
+
+
+def test_jwt_mode_without_pool_settings_refuses_to_start(moto_endpoint: str) -> None:
+    with pytest.raises(ValueError, match="COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID"):
+        create_app(make_settings(moto_endpoint, auth_mode="jwt"))
+
+
+def _event_with_claims(claims: dict[str, Any] | None, *, http_api: bool = False) -> dict[str, Any]:
+    authorizer: dict[str, Any] = {}
+    if claims is not None:
+        authorizer = {"jwt": {"claims": claims, "scopes": None}} if http_api else {"claims": claims}
+    return {"requestContext": {"authorizer": authorizer}}
+
+
+class _InjectEvent:
+    """Puts a Lambda event into the ASGI scope under `aws.event`, where Mangum puts it."""
+
+    def __init__(self, app: Any, event: dict[str, Any]) -> None:
+        self.app = app
+        self.event = event
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await self.app({**scope, "aws.event": self.event}, receive, send)
+
+
+async def _gateway_client(settings: Settings, event: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=_InjectEvent(app, event)), base_url="http://t"
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("http_api", [False, True], ids=["REST API v1", "HTTP API v2"])
+async def test_gateway_mode_trusts_the_authorizers_claims(
+    moto_endpoint: str, table: str, settings: Settings, http_api: bool
+) -> None:
+    gateway = settings.model_copy(update={"auth_mode": "gateway"})
+    claims = {"sub": "4f1c2b9e", "token_use": "id", "cognito:username": "tech"}
+    async for api in _gateway_client(gateway, _event_with_claims(claims, http_api=http_api)):
+        assert (await api.get("/admin-service-request")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "claims", [None, {}, {"email": "no-sub@example.com"}], ids=["none", "empty", "no sub"]
+)
+async def test_gateway_mode_refuses_requests_without_claims(
+    table: str, settings: Settings, user_pool: UserPool, claims: dict[str, Any] | None
+) -> None:
+    gateway = settings.model_copy(update={"auth_mode": "gateway"})
+    async for api in _gateway_client(gateway, _event_with_claims(claims)):
+        # A token alone proves nothing in this mode: API Gateway is what checks tokens.
+        response = await api.get(
+            "/admin-service-request", headers={"Authorization": f"Bearer {user_pool.token()}"}
+        )
+        _assert_refused(response, invalid=False)
+        assert (await api.get("/service-request")).status_code == 200
+
+
+async def test_none_mode_lets_everyone_in_and_warns_at_start(
+    settings: Settings, table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    open_settings = settings.model_copy(update={"auth_mode": "none"})
+    async with api_client(open_settings) as api:
+        assert (await api.get("/admin-service-request")).status_code == 200
+    assert "AUTH_MODE=none" in caplog.text
