@@ -11,7 +11,7 @@ DYNAMODB_MODE ?= $(if $(AWS_ENDPOINT_URL_DYNAMODB),endpoint,embedded)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint typecheck check init-table seed lock clean
+.PHONY: help run test lint typecheck check init-table seed lambda-zip bench-cold-start lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,9 +29,10 @@ run: $(STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows un
 test: $(STAMP)  ## the whole test suite, against moto's DynamoDB server over HTTP
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff, checks and formatting
+lint: $(STAMP)  ## ruff (checks and formatting), cfn-lint on the SAM template
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint template.yaml
 
 typecheck: $(STAMP)  ## mypy --strict over service/ and tests/
 	$(BIN)/mypy
@@ -44,6 +45,15 @@ init-table: $(STAMP)  ## create VehicleServices at the configured endpoint (idem
 seed: $(STAMP)  ## load the lab's two rows, never overwriting
 	$(BIN)/python -m service seed
 
+LAMBDA_PYTHON ?= 3.13
+LAMBDA_ARCH ?= x86_64
+
+lambda-zip: $(STAMP)  ## build/getServiceRequest.zip for the Lambda runtime; prints its size
+	$(BIN)/python scripts/lambda_zip.py --python-version $(LAMBDA_PYTHON) --arch $(LAMBDA_ARCH)
+
+bench-cold-start: lambda-zip  ## cold start of the Lambda package beside the lab's Node.js code
+	$(BIN)/python -m bench.cold_start --python-version $(LAMBDA_PYTHON)
+
 lock:  ## re-resolve the pinned dependency sets after editing pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 --generate-hashes -q \
 		-o requirements/dev.txt --custom-compile-command "make lock"
@@ -51,4 +61,4 @@ lock:  ## re-resolve the pinned dependency sets after editing pyproject.toml (ne
 		-c requirements/dev.txt -o requirements/runtime.txt --custom-compile-command "make lock"
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

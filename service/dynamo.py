@@ -58,12 +58,14 @@ class Backend:
         self._stack = AsyncExitStack()
         self._repository: Repository | None = None
         self._lock = asyncio.Lock()
+        self.clients_opened = 0
 
     async def repository(self) -> Repository:
         if self._repository is None:
             async with self._lock:
                 if self._repository is None:
                     client = await open_client(self._settings, self._stack)
+                    self.clients_opened += 1
                     self._repository = Repository(
                         client,
                         self._settings.table_name,

@@ -267,9 +267,17 @@ class Repository:
         The Queries (one per status) run concurrently. `fields` limits the attributes read back
         (the keys are always included).
         """
-        queries = [self._status_query(status, fields) for status in statuses]
-        results = await asyncio.gather(*(self._query(query, None, None) for query in queries))
-        return [_to_model(item) for items in results for item in items]
+        try:
+            # A TaskGroup, unlike gather, cancels and awaits the other Queries when one fails, so
+            # none is left pending (on Lambda the loop stops between invocations).
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self._query(self._status_query(status, fields), None, None))
+                    for status in statuses
+                ]
+        except ExceptionGroup as failures:
+            raise failures.exceptions[0] from None
+        return [_to_model(item) for task in tasks for item in task.result()]
 
     async def vehicle_history(self, license_plate: str) -> list[ServiceRequest]:
         """Every request of one vehicle, in service_id order."""

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     cognito_client_id: str | None = None
     # Where the pool's signing keys are; unset means Cognito's own URL for COGNITO_USER_POOL_ID.
     jwks_url: str | None = None
+    # Behind an API Gateway custom domain with a base path mapping (e.g. `/shop`), that path.
+    api_gateway_base_path: str = "/"
     # Signs list cursors. Give every instance the same value so a cursor works on any of them;
     # when unset a random key is used and cursors are valid only in the process that made them.
     cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))

@@ -1,0 +1,182 @@
+"""Cold start of the Lambda: ours (the deployable package, imported and answering its first
+`GET /service-request`) beside the lab's Node.js code (imported and answering its first Scan),
+both in fresh processes against the same moto server on 127.0.0.1.
+
+    make lambda-zip && .venv/bin/python -m bench.cold_start [--runs 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import time
+from collections import defaultdict
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from bench.common import NODE_DIR, ROOT, lab_dynamo_service, median_ms
+from scripts.lambda_zip import PACKAGE_DIR, _interpreter
+from service.dynamo import open_client
+from service.settings import Settings
+from service.table import ensure_table, seed
+
+PYTHON_SNIPPET = """
+import json, sys, time
+t0 = time.perf_counter()
+from lambda_adapter.handler import handler
+t1 = time.perf_counter()
+response = handler(json.loads(sys.argv[1]), None)
+t2 = time.perf_counter()
+assert response["statusCode"] == 200, response
+print(json.dumps({"import": t1 - t0, "first": t2 - t1, "items": len(json.loads(response["body"]))}))
+"""
+
+NODE_RUNNER = """
+const t0 = performance.now();
+const { getDynamoServiceRequests } = await import("./dynamoService.mjs");
+const t1 = performance.now();
+const items = await getDynamoServiceRequests();
+const t2 = performance.now();
+console.log(JSON.stringify({ import: (t1 - t0) / 1000, first: (t2 - t1) / 1000, items: items.length }));
+"""
+
+EVENT = {
+    "resource": "/service-request",
+    "path": "/service-request",
+    "httpMethod": "GET",
+    "headers": {"Accept": "application/json", "Host": "abc123.execute-api.us-east-1.amazonaws.com"},
+    "multiValueHeaders": {"Accept": ["application/json"]},
+    "queryStringParameters": None,
+    "multiValueQueryStringParameters": None,
+    "pathParameters": None,
+    "stageVariables": None,
+    "requestContext": {
+        "path": "/prod/service-request",
+        "stage": "prod",
+        "httpMethod": "GET",
+        "identity": {"sourceIp": "203.0.113.7"},
+        "requestId": "bench",
+    },
+    "body": None,
+    "isBase64Encoded": False,
+}
+
+
+async def _prepare_table(endpoint: str) -> None:
+    settings = Settings(dynamodb_mode="endpoint", dynamodb_endpoint=endpoint, table_name="VehicleServices")
+    async with AsyncExitStack() as stack:
+        await ensure_table(await open_client(settings, stack), settings.table_name)
+    from service.dynamo import Backend
+
+    backend = Backend(settings)
+    await seed(await backend.repository())
+    await backend.aclose()
+
+
+def _run(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{command[0]} failed:\n{done.stderr}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**figures, "process": wall}
+
+
+def _import_profile(python: str, env: dict[str, str], top: int = 12) -> list[tuple[str, float]]:
+    """Import time by top-level package, from `python -X importtime`: each module's own time, summed."""
+    done = subprocess.run(
+        [python, "-X", "importtime", "-c", "import lambda_adapter.handler"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    by_package: dict[str, float] = defaultdict(float)
+    for line in done.stderr.splitlines():
+        own, _, name = line.removeprefix("import time:").split("|")
+        if own.strip().isdigit():
+            by_package[name.strip().split(".")[0]] += int(own) / 1000
+    return sorted(by_package.items(), key=lambda kv: -kv[1])[:top]
+
+
+def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--python-version", default="3.13")
+    args = parser.parse_args()
+    if not (PACKAGE_DIR / "lambda_adapter" / "handler.py").exists():
+        raise SystemExit("build the package first: make lambda-zip")
+    python = _interpreter(args.python_version)
+    lab_dynamo_service()
+    (NODE_DIR / "runner.mjs").write_text(NODE_RUNNER, encoding="utf-8")
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    asyncio.run(_prepare_table(endpoint))
+    common = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    python_env = {
+        **common,
+        "PYTHONPATH": str(PACKAGE_DIR),
+        "AUTH_MODE": "gateway",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    samples: dict[str, list[dict[str, float]]] = {"python": [], "node": []}
+    try:
+        for _ in range(args.runs):
+            samples["python"].append(
+                _run([python, "-c", PYTHON_SNIPPET, json.dumps(EVENT)], python_env, PACKAGE_DIR)
+            )
+            samples["node"].append(_run(["node", "runner.mjs"], common, NODE_DIR))
+    finally:
+        server.stop()
+
+    print(f"Cold start, median of {args.runs} fresh processes each, against moto on 127.0.0.1")
+    print(f"{'':32}{'import':>10}{'first answer':>14}{'both':>10}{'process':>10}")
+    medians: dict[str, dict[str, float]] = {}
+    for name, label in (
+        ("python", f"service (python{args.python_version})"),
+        ("node", "lab dynamoService.mjs"),
+    ):
+        runs = samples[name]
+        m = {key: median_ms([r[key] for r in runs]) for key in ("import", "first", "process")}
+        m["both"] = median_ms([r["import"] + r["first"] for r in runs])
+        medians[name] = m
+        print(
+            f"{label:32}{m['import']:>8.0f}ms{m['first']:>12.0f}ms{m['both']:>8.0f}ms{m['process']:>8.0f}ms"
+        )
+    ratio = medians["python"]["both"] / medians["node"]["both"]
+    ratio_process = medians["python"]["process"] / medians["node"]["process"]
+    print(
+        f"ratio service/lab: {ratio:.2f}x import+first answer, "
+        f"{ratio_process:.2f}x whole process (target: at most 2x)"
+    )
+    print(
+        f"items answered: service {samples['python'][0]['items']:.0f}, lab {samples['node'][0]['items']:.0f}"
+    )
+    print("\nWhere the service's import time goes (python -X importtime: own time summed by package, ms):")
+    for package, ms in _import_profile(python, python_env):
+        print(f"  {package:28}{ms:8.1f}")
+    print(f"\nrun from {ROOT}")
+
+
+if __name__ == "__main__":
+    main()

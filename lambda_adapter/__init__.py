@@ -1,0 +1,1 @@
+"""The service's routes as the `getServiceRequest` AWS Lambda, through Mangum."""

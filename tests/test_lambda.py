@@ -1,0 +1,331 @@
+"""The Lambda handler: every event type AWS sends, the console's test invoke, and one client per container."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from lambda_adapter import handler as handler_module
+from lambda_adapter.handler import LambdaAdapter
+from service.dynamo import Backend
+from service.settings import Settings
+from tests.lambda_events import CLAIMS, CONSOLE_TEST_EVENTS, Context, alb, http_api, rest_api
+
+WEBSITE = "https://quick-oil.example"
+FORM = json.dumps(
+    {
+        "service_description": "Brakes for a 08 Mazda 3",
+        "phone_number": "208-867-5309",
+        "license_plate": "1J1957",
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def lambda_thread() -> Iterator[ThreadPoolExecutor]:
+    """One thread runs every invocation, as in a Lambda container."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda") as thread:
+        yield thread
+
+
+@pytest.fixture
+def lambda_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"auth_mode": "gateway", "cors_origins": [WEBSITE]})
+
+
+class Invoker:
+    def __init__(self, adapter: LambdaAdapter, thread: ThreadPoolExecutor) -> None:
+        self.adapter = adapter
+        self.thread = thread
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.thread.submit(self.adapter, event, Context()).result(timeout=60)
+        return result
+
+    @property
+    def backend(self) -> Backend:
+        assert self.adapter.app is not None
+        backend: Backend = self.adapter.app.state.backend
+        return backend
+
+
+@pytest.fixture
+def make_invoker(lambda_thread: ThreadPoolExecutor) -> Iterator[Callable[[LambdaAdapter], Invoker]]:
+    """Invokers of fresh adapters (containers), closed after the test."""
+    adapters: list[LambdaAdapter] = []
+
+    def make(adapter: LambdaAdapter) -> Invoker:
+        adapters.append(adapter)
+        return Invoker(adapter, lambda_thread)
+
+    yield make
+    for adapter in adapters:
+        lambda_thread.submit(adapter.close).result(timeout=30)
+
+
+@pytest.fixture
+def invoke(
+    lambda_settings: Settings, table: str, make_invoker: Callable[[LambdaAdapter], Invoker]
+) -> Invoker:
+    return make_invoker(LambdaAdapter(lambda_settings))
+
+
+def _json(response: dict[str, Any]) -> Any:
+    body = response["body"]
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return json.loads(body)
+
+
+def _seed_active(invoke: Invoker) -> None:
+    create = rest_api(
+        "POST",
+        "/requests",
+        body=json.dumps({**json.loads(FORM), "service_status": "Accepted"}),
+        headers={"Content-Type": "application/json"},
+        claims=CLAIMS,
+    )
+    assert invoke(create)["statusCode"] == 201
+
+
+def test_rest_api_public_list_with_stage_prefix_and_cors(invoke: Invoker) -> None:
+    _seed_active(invoke)
+    response = invoke(rest_api("GET", "/service-request", headers={"Origin": WEBSITE}))
+    assert response["statusCode"] == 200
+    assert response["isBase64Encoded"] is False
+    assert response["headers"]["content-type"] == "application/json"
+    assert response["headers"]["access-control-allow-origin"] == WEBSITE
+    (row,) = _json(response)
+    assert row["service_status"] == "Accepted"
+    assert row["phone_number"] == "5309"
+
+
+def test_rest_api_base64_body_and_location_keeps_the_stage(invoke: Invoker) -> None:
+    created = invoke(
+        rest_api(
+            "POST",
+            "/requests",
+            body=FORM,
+            headers={"Content-Type": "application/json"},
+            claims=CLAIMS,
+            base64_encoded=True,
+        )
+    )
+    assert created["statusCode"] == 201
+    item = _json(created)
+    assert created["headers"]["location"] == (
+        f"https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/requests/1J1957/{item['service_id']}"
+    )
+    public = invoke(
+        rest_api("POST", "/service-request", body=FORM, headers={"Content-Type": "application/json"})
+    )
+    assert (public["statusCode"], _json(public)) == (201, "Successfully added new service request")
+
+
+def test_rest_api_on_a_custom_domain_base_path(
+    lambda_settings: Settings, table: str, make_invoker: Callable[[LambdaAdapter], Invoker]
+) -> None:
+    settings = lambda_settings.model_copy(update={"api_gateway_base_path": "/shop"})
+    invoke = make_invoker(LambdaAdapter(settings))
+    event = rest_api("GET", "/service-request", domain="api.quick-oil.example", base_path="/shop")
+    assert event["path"] == "/shop/service-request"
+    response = invoke(event)
+    assert (response["statusCode"], _json(response)) == (200, [])
+    docs = invoke(rest_api("GET", "/docs", domain="api.quick-oil.example", base_path="/shop"))
+    assert "/shop/openapi.json" in docs["body"]
+
+
+def test_rest_api_technician_routes_need_the_authorizers_claims(invoke: Invoker) -> None:
+    without = invoke(rest_api("GET", "/admin-service-request"))
+    assert without["statusCode"] == 401
+    assert _json(without)["code"] == "unauthorized"
+    with_claims = invoke(rest_api("GET", "/admin-service-request", claims=CLAIMS))
+    assert (with_claims["statusCode"], _json(with_claims)) == (200, [])
+
+
+def test_rest_api_preflight_is_answered_with_the_cors_grant(invoke: Invoker) -> None:
+    response = invoke(
+        rest_api(
+            "OPTIONS",
+            "/admin-service-request/1",
+            headers={
+                "Origin": WEBSITE,
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "content-type,authorization",
+            },
+        )
+    )
+    assert response["statusCode"] == 200
+    assert response["headers"]["access-control-allow-origin"] == WEBSITE
+    assert "PUT" in response["headers"]["access-control-allow-methods"]
+
+
+def test_http_api_with_cookies_repeated_query_parameters_and_a_named_stage(invoke: Invoker) -> None:
+    _seed_active(invoke)
+    response = invoke(
+        http_api(
+            "GET",
+            "/requests",
+            query="status=Completed&status=Accepted&limit=5",
+            cookies=["session=abc", "theme=dark"],
+            stage="prod",
+            claims=CLAIMS,
+        )
+    )
+    assert response["statusCode"] == 200, response
+    page = _json(response)
+    assert [i["service_status"] for i in page["items"]] == ["Accepted"], "the last of repeated values counts"
+    created = invoke(
+        http_api(
+            "POST",
+            "/requests",
+            body=FORM,
+            headers={"Content-Type": "application/json"},
+            stage="prod",
+            claims=CLAIMS,
+        )
+    )
+    assert created["statusCode"] == 201
+    assert "/prod/requests/1J1957/" in created["headers"]["location"]
+
+
+def test_http_api_base64_body_and_missing_claims(invoke: Invoker) -> None:
+    created = invoke(
+        http_api(
+            "POST",
+            "/service-request",
+            body=FORM,
+            headers={"Content-Type": "application/json"},
+            base64_encoded=True,
+        )
+    )
+    assert (created["statusCode"], _json(created)) == (201, "Successfully added new service request")
+    assert invoke(http_api("GET", "/admin-service-request"))["statusCode"] == 401
+    assert invoke(http_api("GET", "/admin-service-request", claims=CLAIMS))["statusCode"] == 200
+
+
+def test_function_url_events(invoke: Invoker) -> None:
+    domain = "a1b2c3d4e5f6g7h8.lambda-url.us-east-1.on.aws"
+    health = invoke(http_api("GET", "/healthz", function_url=True, domain=domain))
+    assert (health["statusCode"], _json(health)) == (200, {"status": "ok"})
+    created = invoke(
+        http_api(
+            "POST",
+            "/service-request",
+            body=FORM,
+            headers={"Content-Type": "application/json", "Origin": WEBSITE},
+            function_url=True,
+            domain=domain,
+            base64_encoded=True,
+        )
+    )
+    assert created["statusCode"] == 201
+    assert created["headers"]["access-control-allow-origin"] == WEBSITE
+    invalid = invoke(
+        http_api(
+            "POST",
+            "/service-request",
+            body="{}",
+            headers={"Content-Type": "application/json"},
+            function_url=True,
+            domain=domain,
+        )
+    )
+    assert invalid["statusCode"] == 422
+    assert {f["field"] for f in _json(invalid)["fields"]} == {
+        "service_description",
+        "phone_number",
+        "license_plate",
+    }
+
+
+def test_alb_events(invoke: Invoker) -> None:
+    _seed_active(invoke)
+    response = invoke(alb("GET", "/service-request"))
+    assert response["statusCode"] == 200
+    assert response["headers"]["content-type"] == "application/json"
+    assert response["isBase64Encoded"] is False
+    assert len(_json(response)) == 1
+    missing = invoke(alb("GET", "/nothing"))
+    assert (missing["statusCode"], _json(missing)["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize("name", sorted(CONSOLE_TEST_EVENTS))
+def test_console_test_invoke_answers_the_public_list_like_the_labs_lambda(invoke: Invoker, name: str) -> None:
+    _seed_active(invoke)
+    response = invoke(CONSOLE_TEST_EVENTS[name])
+    assert set(response) == {"statusCode", "headers", "body"}
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert response["headers"]["access-control-allow-origin"] == WEBSITE
+    same_as_route = _json(invoke(rest_api("GET", "/service-request")))
+    assert json.loads(response["body"]) == same_as_route
+    assert len(same_as_route) == 1
+
+
+def test_console_test_invoke_failure_is_a_500_json_message(
+    lambda_settings: Settings,
+    make_invoker: Callable[[LambdaAdapter], Invoker],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    invoke = make_invoker(LambdaAdapter(lambda_settings))  # no `table` fixture: there is no table
+    response = invoke({"key1": "value1"})
+    assert response["statusCode"] == 500
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert json.loads(response["body"]) == {"message": "the service-request table does not exist"}
+    assert "direct invocation failed with 503" in caplog.text
+
+
+def test_warm_invocations_reuse_one_dynamodb_client(invoke: Invoker) -> None:
+    events = [
+        rest_api("GET", "/service-request"),
+        http_api("GET", "/healthz"),
+        alb("GET", "/service-request"),
+        CONSOLE_TEST_EVENTS["empty"],
+        rest_api("POST", "/service-request", body=FORM, headers={"Content-Type": "application/json"}),
+    ]
+    responses = [invoke(event) for _ in range(6) for event in events]
+    assert all(r["statusCode"] in (200, 201) for r in responses)
+    assert invoke.backend.clients_opened == 1
+
+
+def test_the_module_handler_reads_its_configuration_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, lambda_settings: Settings, table: str, lambda_thread: ThreadPoolExecutor
+) -> None:
+    environment = {
+        "AWS_ENDPOINT_URL_DYNAMODB": lambda_settings.dynamodb_endpoint or "",
+        "AWS_REGION": lambda_settings.aws_region,
+        "TABLE_NAME": lambda_settings.table_name,
+        "AUTH_MODE": "gateway",
+        "CORS_ORIGINS": WEBSITE,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    adapter = LambdaAdapter()
+    monkeypatch.setattr(handler_module, "_adapter", adapter)
+    try:
+        response = lambda_thread.submit(handler_module.handler, {}, Context()).result(timeout=60)
+        assert (response["statusCode"], json.loads(response["body"])) == (200, [])
+        admin = lambda_thread.submit(
+            handler_module.handler, rest_api("GET", "/admin-service-request"), Context()
+        )
+        assert admin.result(timeout=60)["statusCode"] == 401
+    finally:
+        lambda_thread.submit(adapter.close).result(timeout=30)
+
+
+def test_a_misconfigured_function_answers_500_without_internals(
+    monkeypatch: pytest.MonkeyPatch, lambda_thread: ThreadPoolExecutor
+) -> None:
+    for name in ("AWS_ENDPOINT_URL_DYNAMODB", "DYNAMODB_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    adapter = LambdaAdapter()
+    response = lambda_thread.submit(adapter, rest_api("GET", "/healthz"), Context()).result(timeout=60)
+    lambda_thread.submit(adapter.close).result(timeout=30)
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == {"message": "internal error; it has been logged"}
