@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -48,6 +55,62 @@ async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         ) as client,
     ):
         yield client
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Served:
+    """A `python -m service serve` process: its base URL, and its output once it has stopped."""
+
+    url: str
+    process: subprocess.Popen[str]
+    output: str = field(default="")
+
+
+@contextmanager
+def serving(**env: str) -> Iterator[Served]:
+    """`python -m service serve` on a free port with embedded DynamoDB, as `make run` starts it.
+
+    Waits until /readyz answers; on exit stops it with SIGTERM, as a container runtime does, and keeps
+    its output.
+    """
+    port = free_port()
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "DYNAMODB_MODE": "embedded",
+        "PORT": str(port),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served = Served(url=f"http://127.0.0.1:{port}", process=process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "the server exited early"
+            try:
+                if httpx.get(f"{served.url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not become ready"
+            time.sleep(0.2)
+        yield served
+    finally:
+        process.send_signal(signal.SIGTERM)
+        served.output, _ = process.communicate(timeout=30)
 
 
 def new_request(**overrides: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -14,14 +13,7 @@ from moto.server import ThreadedMotoServer
 from service.dynamo import open_client
 from service.settings import Settings
 from service.table import ensure_table
-from tests.helpers import api_client, make_settings, new_request
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.helpers import api_client, free_port, make_settings, new_request
 
 
 @pytest.fixture

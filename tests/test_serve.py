@@ -1,56 +1,66 @@
-"""`python -m service serve` as `make run` starts it: embedded DynamoDB, the lab's rows, real HTTP."""
+"""`python -m service serve` as `make run` and the container start it: embedded DynamoDB, real HTTP."""
 
 from __future__ import annotations
 
-import os
+import json
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 
-from tests.test_backend_faults import free_port
+from tests.helpers import serving
+
+
+def healthcheck(url: str) -> subprocess.CompletedProcess[str]:
+    """The container's HEALTHCHECK command, pointed at the port of `url`."""
+    return subprocess.run(
+        [sys.executable, "-m", "service", "healthcheck"],
+        env={"PORT": url.rsplit(":", 1)[1], "DYNAMODB_MODE": "aws"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_serve_embedded_answers_with_the_lab_rows_over_http() -> None:
-    port = free_port()
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "DYNAMODB_MODE": "embedded",
-        "PORT": str(port),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve"],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, "the server exited early"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
-        active = httpx.get(f"http://127.0.0.1:{port}/requests/active").json()["items"]
+    with serving() as server:
+        active = httpx.get(f"{server.url}/requests/active").json()["items"]
         assert sorted((i["license_plate"], i["service_id"]) for i in active) == [
             ("1J1957", "2"),
             ("8B1111", "1"),
         ]
-        docs = httpx.get(f"http://127.0.0.1:{port}/docs")
+        docs = httpx.get(f"{server.url}/docs")
         assert docs.status_code == 200
         assert "swagger" in docs.text.lower()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended.
-    assert server.returncode in (0, -signal.SIGTERM), output
-    assert "Application shutdown complete" in output
-    assert "data lives in memory" in output
+    assert server.process.returncode in (0, -signal.SIGTERM), server.output
+    assert "Application shutdown complete" in server.output
+    assert "data lives in memory" in server.output
+
+
+def test_every_log_line_is_json_and_each_request_is_logged_once() -> None:
+    with serving() as server:
+        response = httpx.get(f"{server.url}/requests/8B1111/1", headers={"X-Request-ID": "trace-42"})
+        assert response.status_code == 200
+        assert response.headers["X-Request-ID"] == "trace-42"
+    lines = [json.loads(line) for line in server.output.splitlines()]
+    mine = [line for line in lines if line.get("request_id") == "trace-42"]
+    assert len(mine) == 1, server.output
+    assert mine[0]["method"] == "GET"
+    assert mine[0]["path"] == "/requests/8B1111/1"
+    assert mine[0]["status"] == 200
+    assert isinstance(mine[0]["duration_ms"], float)
+    # uvicorn's own access line is off: no other line names the request.
+    assert sum("/requests/8B1111/1" in json.dumps(line) for line in lines) == 1
+
+
+def test_healthcheck_command_follows_readiness() -> None:
+    with serving() as server:
+        ready = healthcheck(server.url)
+        assert ready.returncode == 0, ready.stderr
+        assert "answered 200" in ready.stdout
+    stopped = healthcheck(server.url)
+    assert stopped.returncode == 1
+    assert "not ready" in stopped.stderr
