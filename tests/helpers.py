@@ -25,6 +25,16 @@ if TYPE_CHECKING:
 
 
 REGION = "us-east-1"
+# The commands the container runs (Dockerfile, docker-compose.yml), which the tests run as they are.
+SERVE_COMMAND = ("python", "-m", "service", "serve")
+INIT_TABLE_COMMAND = ("python", "-m", "service", "init-table", "--seed")
+HEALTHCHECK_COMMAND = ("python", "-m", "service", "healthcheck")
+
+
+def as_run_here(command: tuple[str, ...]) -> list[str]:
+    """`command` with this test run's interpreter in place of the image's `python`."""
+    assert command[0] == "python"
+    return [sys.executable, *command[1:]]
 
 
 def make_settings(endpoint: str, **overrides: Any) -> Settings:
@@ -88,8 +98,8 @@ def serving(**env: str) -> Iterator[Served]:
         "AWS_EC2_METADATA_DISABLED": "true",
         **env,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve"],
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        as_run_here(SERVE_COMMAND),
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 
 import httpx
 
-from tests.helpers import serving
+from tests.helpers import HEALTHCHECK_COMMAND, as_run_here, serving
 
 
 def healthcheck(url: str) -> subprocess.CompletedProcess[str]:
     """The container's HEALTHCHECK command, pointed at the port of `url`."""
-    return subprocess.run(
-        [sys.executable, "-m", "service", "healthcheck"],
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        as_run_here(HEALTHCHECK_COMMAND),
         env={"PORT": url.rsplit(":", 1)[1], "DYNAMODB_MODE": "aws"},
         capture_output=True,
         text=True,

@@ -11,6 +11,7 @@ import pytest
 
 from service.settings import Settings
 from service.table import SchemaMismatch, ensure_table
+from tests.helpers import INIT_TABLE_COMMAND
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -154,7 +155,7 @@ async def test_init_table_seed_loads_the_lab_rows_only_into_a_table_it_created(
     settings: Settings, dynamodb: DynamoDBClient
 ) -> None:
     """What the compose init step runs on every `up`: rows deleted since then stay deleted."""
-    first = run_cli(settings, "init-table", "--seed")
+    first = run_cli(settings, *INIT_TABLE_COMMAND[3:])
     assert first.returncode == 0, first.stderr
     assert "seeded 8B1111/1, 1J1957/2" in first.stderr
     await dynamodb.delete_item(
@@ -162,7 +163,7 @@ async def test_init_table_seed_loads_the_lab_rows_only_into_a_table_it_created(
         Key={"license_plate": {"S": "8B1111"}, "service_id": {"S": "1"}},
     )
 
-    again = run_cli(settings, "init-table", "--seed")
+    again = run_cli(settings, *INIT_TABLE_COMMAND[3:])
 
     assert again.returncode == 0, again.stderr
     assert "exists with the expected layout" in again.stderr
