@@ -8,8 +8,10 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
+from service.app import create_app
 from service.logs import configure_logging
 from service.settings import Settings
 from tests.helpers import api_client, create, new_request
@@ -131,3 +133,25 @@ def test_dynamodb_libraries_stay_quiet_at_debug(log_output: io.StringIO) -> None
     logging.getLogger("service.repository").debug("our own debug line")
     assert PHONE not in log_output.getvalue()
     assert "our own debug line" in log_output.getvalue()
+
+
+async def test_an_unexpected_error_answers_500_with_the_request_id_and_logs_it(
+    settings: Settings, log_output: io.StringIO
+) -> None:
+    app = create_app(settings)
+
+    @app.get("/explode")
+    async def explode() -> None:
+        raise RuntimeError("a bug, not a caller's mistake")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+        response = await api.get("/explode", headers={"X-Request-ID": "bug-7"})
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert "a bug" not in response.text
+    assert response.headers["X-Request-ID"] == "bug-7"
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    by_logger = {line["logger"]: line for line in lines if line.get("request_id") == "bug-7"}
+    assert by_logger["service.requests"]["status"] == 500
+    assert "RuntimeError" in by_logger["service.app"]["exc_info"]
