@@ -11,7 +11,7 @@ DYNAMODB_MODE ?= $(if $(AWS_ENDPOINT_URL_DYNAMODB),endpoint,embedded)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint typecheck check init-table seed lambda-zip bench-cold-start lock clean
+.PHONY: help run test lint compose-config typecheck check init-table seed lambda-zip bench-cold-start lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,10 +29,16 @@ run: $(STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows un
 test: $(STAMP)  ## the whole test suite, against moto's DynamoDB server over HTTP
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff (checks and formatting), cfn-lint on the SAM template
+lint: $(STAMP)  ## ruff (checks and formatting), cfn-lint on the SAM template, hadolint on the Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/hadolint Dockerfile
+
+compose-config:  ## validate docker-compose.yml as Compose reads it (needs Debian's docker-compose)
+	@command -v docker-compose >/dev/null || \
+		{ echo "docker-compose is missing: apt-get install docker-compose" >&2; exit 1; }
+	docker-compose config --quiet
 
 typecheck: $(STAMP)  ## mypy --strict over service/ and tests/
 	$(BIN)/mypy
@@ -61,4 +67,4 @@ lock:  ## re-resolve the pinned dependency sets after editing pyproject.toml (ne
 		-c requirements/dev.txt -o requirements/runtime.txt --custom-compile-command "make lock"
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -14,13 +14,17 @@ from starlette.exceptions import HTTPException
 
 from service import website
 from service.auth import build_authenticator
+from service.docs import add_docs
 from service.dynamo import Backend
 from service.errors import ServiceError
 from service.models import ErrorBody, FieldError
+from service.requestlog import REQUEST_ID_HEADER, RequestLogMiddleware
 from service.routes import health_router, requests_router
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+OPENAPI_URL = "/openapi.json"
 
 
 def _error(status_code: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -49,8 +53,15 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error(500, ErrorBody(code="internal_error", message="internal error; it has been logged"))
+    # This handler runs outside RequestLogMiddleware, which left the request's id in the request state.
+    request_id: str | None = getattr(request.state, "request_id", None)
+    extra = {"request_id": request_id} if request_id else {}
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc, extra=extra)
+    return _error(
+        500,
+        ErrorBody(code="internal_error", message="internal error; it has been logged"),
+        {REQUEST_ID_HEADER: request_id} if request_id else None,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Create, track and complete the shop's vehicle service requests.",
         lifespan=lifespan,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # add_docs serves both pages with local assets
+        redoc_url=None,
     )
     app.state.backend = backend
     app.state.authenticator = authenticator
@@ -87,14 +101,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    add_docs(app, openapi_url=OPENAPI_URL)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Content-Type", "Authorization"],
-            expose_headers=["Location", "Retry-After"],
+            allow_headers=["Content-Type", "Authorization", REQUEST_ID_HEADER],
+            expose_headers=["Location", "Retry-After", REQUEST_ID_HEADER],
             max_age=600,
         )
+    # Added last, so it wraps CORS too and logs preflight answers with their id.
+    app.add_middleware(RequestLogMiddleware)
     return app

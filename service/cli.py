@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import urllib.request
 from contextlib import AsyncExitStack
 
 import uvicorn
@@ -14,24 +15,27 @@ from pydantic import ValidationError
 from service.app import create_app
 from service.dynamo import Backend, open_client
 from service.embedded import start_embedded_dynamodb
+from service.logs import configure_logging
 from service.settings import ConfigurationError, Settings
 from service.table import SchemaMismatch, ensure_table, seed
 
 log = logging.getLogger("service")
 
 
-async def _init_table(settings: Settings) -> None:
+async def _init_table(settings: Settings, *, seed_if_created: bool = False) -> None:
     async with AsyncExitStack() as stack:
         client = await open_client(settings, stack)
         created = await ensure_table(client, settings.table_name)
         log.info(
             "table %s %s", settings.table_name, "created" if created else "exists with the expected layout"
         )
-
-
-async def _init_and_seed(settings: Settings) -> None:
-    await _init_table(settings)
-    await _seed(settings)
+    if not seed_if_created:
+        return
+    if created:
+        await _seed(settings)
+    else:
+        # Rows deleted or changed since then were deleted or changed on purpose: leave them so.
+        log.info("not seeding: table %s was there before this run", settings.table_name)
 
 
 async def _seed(settings: Settings) -> None:
@@ -47,22 +51,46 @@ def _serve(settings: Settings) -> None:
     if settings.mode == "embedded":
         _server, url = start_embedded_dynamodb()
         settings = settings.with_endpoint(url)
-        asyncio.run(_init_and_seed(settings))
+        asyncio.run(_init_table(settings, seed_if_created=True))
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep the logging set up by configure_logging
+        access_log=False,  # RequestLogMiddleware logs each request, with its id
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+
+
+def _healthcheck(settings: Settings) -> int:
+    """0 when the server on this machine answers /readyz with 200, else 1: the container's probe."""
+    # A server on every interface is probed on loopback. S104 flags binding to 0.0.0.0; this only reads it.
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.host, settings.host)  # noqa: S104
+    url = f"http://{host}:{settings.port}/readyz"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            status = int(response.status)
+    except OSError as exc:  # refused, timed out, or an HTTP error status such as 503
+        print(f"not ready: {url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"ready: {url} answered {status}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the API (HOST, PORT; DYNAMODB_MODE=embedded starts moto)")
-    commands.add_parser("init-table", help="create the table as the lab does, or check an existing one")
+    init_table = commands.add_parser(
+        "init-table", help="create the table as the lab does, or check an existing one"
+    )
+    init_table.add_argument(
+        "--seed", action="store_true", help="store the lab's rows too, only when this call created the table"
+    )
     commands.add_parser("seed", help="store the lab's two example rows unless they exist")
+    commands.add_parser("healthcheck", help="exit 0 when the local server's /readyz answers 200")
     args = parser.parse_args(argv)
 
     try:
@@ -70,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "healthcheck":
+        return _healthcheck(settings)
+    configure_logging(settings.log_level, settings.log_format)
 
     if args.command == "serve":
         try:
@@ -85,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     elif args.command == "init-table":
         try:
-            asyncio.run(_init_table(settings))
+            asyncio.run(_init_table(settings, seed_if_created=args.seed))
         except SchemaMismatch as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

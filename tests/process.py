@@ -14,6 +14,17 @@ from dataclasses import dataclass, field
 
 import httpx
 
+# The commands the container runs (Dockerfile, docker-compose.yml), which the tests run as they are.
+SERVE_COMMAND = ("python", "-m", "service", "serve")
+INIT_TABLE_COMMAND = ("python", "-m", "service", "init-table", "--seed")
+HEALTHCHECK_COMMAND = ("python", "-m", "service", "healthcheck")
+
+
+def as_run_here(command: tuple[str, ...]) -> list[str]:
+    """`command` with this test run's interpreter in place of the image's `python`."""
+    assert command[0] == "python"
+    return [sys.executable, *command[1:]]
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -38,16 +49,19 @@ class ServiceProcess:
 
 @contextmanager
 def running_service(**env: str) -> Iterator[ServiceProcess]:
-    """Start the service with only `env` (plus PATH) in its environment; wait until /readyz says ready."""
+    """Start the service as `make run` and the container do, with only `env` (plus PATH, a free PORT and
+    by default the embedded DynamoDB) in its environment; wait until /readyz says ready. On leaving, stop
+    it with SIGTERM, as a container runtime does, and keep its output."""
     port = free_port()
     environment = {
         "PATH": os.environ.get("PATH", ""),
+        "DYNAMODB_MODE": "embedded",
         "PORT": str(port),
         "AWS_EC2_METADATA_DISABLED": "true",
         **env,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve"],
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        as_run_here(SERVE_COMMAND),
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

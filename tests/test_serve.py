@@ -1,28 +1,39 @@
-"""`python -m service serve` as `make run` starts it: embedded DynamoDB, the lab's rows, real HTTP."""
+"""`python -m service serve` as `make run` and the container start it: real HTTP, logs, health checks."""
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
 
 import httpx
 import pytest
 
-from tests.process import running_service
+from tests.process import HEALTHCHECK_COMMAND, as_run_here, running_service
+
+
+def healthcheck(url: str) -> subprocess.CompletedProcess[str]:
+    """The container's HEALTHCHECK command, pointed at the port of `url`."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        as_run_here(HEALTHCHECK_COMMAND),
+        env={"PORT": url.rsplit(":", 1)[1], "DYNAMODB_MODE": "aws"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_serve_embedded_answers_with_the_lab_rows_over_http() -> None:
-    with running_service(DYNAMODB_MODE="embedded") as service:
+    with running_service() as service:
         active = httpx.get(f"{service.url}/requests/active").json()["items"]
-        assert sorted((i["license_plate"], i["service_id"]) for i in active) == [
-            ("1J1957", "2"),
-            ("8B1111", "1"),
-        ]
+        keys = sorted((i["license_plate"], i["service_id"]) for i in active)
+        assert keys == [("1J1957", "2"), ("8B1111", "1")]
         docs = httpx.get(f"{service.url}/docs")
         assert docs.status_code == 200
         assert "swagger" in docs.text.lower()
-        returncode = service.stop()
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended.
-    assert returncode in (0, -signal.SIGTERM), service.output
+    assert service.process.returncode in (0, -signal.SIGTERM), service.output
     assert "Application shutdown complete" in service.output
     assert "data lives in memory" in service.output
     assert "AUTH_MODE=none" in service.output
@@ -31,6 +42,32 @@ def test_serve_embedded_answers_with_the_lab_rows_over_http() -> None:
 def test_serve_refuses_jwt_mode_without_a_user_pool() -> None:
     with (
         pytest.raises(RuntimeError, match="AUTH_MODE=jwt needs COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID"),
-        running_service(DYNAMODB_MODE="embedded", AUTH_MODE="jwt"),
+        running_service(AUTH_MODE="jwt"),
     ):
         pass
+
+
+def test_every_log_line_is_json_and_each_request_is_logged_once() -> None:
+    with running_service() as service:
+        response = httpx.get(f"{service.url}/requests/8B1111/1", headers={"X-Request-ID": "trace-42"})
+        assert response.status_code == 200
+        assert response.headers["X-Request-ID"] == "trace-42"
+    lines = [json.loads(line) for line in service.output.splitlines()]
+    mine = [line for line in lines if line.get("request_id") == "trace-42"]
+    assert len(mine) == 1, service.output
+    assert mine[0]["method"] == "GET"
+    assert mine[0]["path"] == "/requests/8B1111/1"
+    assert mine[0]["status"] == 200
+    assert isinstance(mine[0]["duration_ms"], float)
+    # uvicorn's own access line is off: no other line names the request.
+    assert sum("/requests/8B1111/1" in json.dumps(line) for line in lines) == 1
+
+
+def test_healthcheck_command_follows_readiness() -> None:
+    with running_service() as service:
+        ready = healthcheck(service.url)
+        assert ready.returncode == 0, ready.stderr
+        assert "answered 200" in ready.stdout
+    stopped = healthcheck(service.url)
+    assert stopped.returncode == 1
+    assert "not ready" in stopped.stderr

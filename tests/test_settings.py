@@ -15,6 +15,8 @@ _VARIABLES = (
     "AWS_DEFAULT_REGION",
     "CORS_ORIGINS",
     "LOG_LEVEL",
+    "LOG_FORMAT",
+    "FORWARDED_ALLOW_IPS",
 )
 
 
@@ -57,11 +59,23 @@ def test_variables_are_read_by_their_plain_names(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("CORS_ORIGINS", "https://shop.example, http://localhost:5173")
     monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("LOG_FORMAT", "Text")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.5")
     settings = Settings()
     assert settings.table_name == "ShopRequests"
     assert settings.aws_region == "eu-west-1"
     assert settings.cors_origins == ["https://shop.example", "http://localhost:5173"]
     assert settings.log_level == "DEBUG"
+    assert settings.log_format == "text"
+    assert settings.forwarded_allow_ips == "10.0.0.5"
+
+
+def test_logs_are_json_unless_text_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMODB_MODE", "aws")
+    assert Settings().log_format == "json"
+    monkeypatch.setenv("LOG_FORMAT", "yaml")
+    with pytest.raises(ValidationError, match="log_format"):
+        Settings()
 
 
 def test_aws_region_wins_over_the_default_region(monkeypatch: pytest.MonkeyPatch) -> None:

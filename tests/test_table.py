@@ -11,6 +11,7 @@ import pytest
 
 from service.settings import Settings
 from service.table import SchemaMismatch, ensure_table
+from tests.process import INIT_TABLE_COMMAND
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -148,3 +149,24 @@ def test_cli_refuses_unclear_configuration(settings: Settings, env: dict[str, st
     result = run_cli(settings, "init-table", **env)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+async def test_init_table_seed_loads_the_lab_rows_only_into_a_table_it_created(
+    settings: Settings, dynamodb: DynamoDBClient
+) -> None:
+    """What the compose init step runs on every `up`: rows deleted since then stay deleted."""
+    first = run_cli(settings, *INIT_TABLE_COMMAND[3:])
+    assert first.returncode == 0, first.stderr
+    assert "seeded 8B1111/1, 1J1957/2" in first.stderr
+    await dynamodb.delete_item(
+        TableName=settings.table_name,
+        Key={"license_plate": {"S": "8B1111"}, "service_id": {"S": "1"}},
+    )
+
+    again = run_cli(settings, *INIT_TABLE_COMMAND[3:])
+
+    assert again.returncode == 0, again.stderr
+    assert "exists with the expected layout" in again.stderr
+    assert "not seeding" in again.stderr
+    assert (await dynamodb.scan(TableName=settings.table_name, Select="COUNT"))["Count"] == 1
+    await dynamodb.delete_table(TableName=settings.table_name)

@@ -1,0 +1,65 @@
+"""Logging set up in one place: JSON lines (or plain text for people), each carrying its request's id."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+from typing import Literal, TextIO
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+LogFormat = Literal["json", "text"]
+
+# The id of the request being served, set by RequestLogMiddleware for exactly the time it runs.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# Their DEBUG output holds whole DynamoDB requests (phone numbers) and signed headers: never below INFO.
+_CHATTY_LIBRARIES = ("botocore", "aiobotocore", "aioboto3", "urllib3", "aiohttp")
+# Record attributes that are not worth a JSON field: uvicorn's ANSI-coloured copy of the message, and
+# the asyncio task name that Python 3.12 adds to every record.
+_NOT_FIELDS = [*RESERVED_ATTRS, "color_message", "taskName"]
+
+
+class _RequestIdFilter(logging.Filter):
+    """Stamps every record logged while a request is served with that request's id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = request_id.get()
+        if current is not None and not hasattr(record, "request_id"):
+            record.request_id = current
+        return True
+
+
+def build_handler(log_format: LogFormat, stream: TextIO | None = None) -> logging.Handler:
+    """A handler writing one line per record to `stream` (stderr by default) in `log_format`."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    formatter: logging.Formatter
+    if log_format == "json":
+        formatter = JsonFormatter(
+            ["levelname", "name", "message"],
+            rename_fields={"levelname": "level", "name": "logger"},
+            reserved_attrs=_NOT_FIELDS,
+            timestamp=True,
+        )
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
+            defaults={"request_id": "-"},
+        )
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestIdFilter())
+    return handler
+
+
+def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None = None) -> None:
+    """Route every logger, uvicorn's included, through one handler on the root logger."""
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(build_handler(log_format, stream))
+    root.setLevel(level)
+    floor = max(logging.getLevelNamesMapping()[level], logging.INFO)
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(floor)
