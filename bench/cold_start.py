@@ -24,7 +24,7 @@ from bench.common import NODE_DIR, ROOT, lab_dynamo_service, median_ms
 from scripts.lambda_zip import PACKAGE_DIR, _interpreter
 from service.dynamo import open_client
 from service.settings import Settings
-from service.table import ensure_table, seed
+from service.table import ensure_tables, seed
 
 PYTHON_SNIPPET = """
 import json, sys, time
@@ -71,7 +71,7 @@ EVENT = {
 async def _prepare_table(endpoint: str) -> None:
     settings = Settings(dynamodb_mode="endpoint", dynamodb_endpoint=endpoint, table_name="VehicleServices")
     async with AsyncExitStack() as stack:
-        await ensure_table(await open_client(settings, stack), settings.table_name)
+        await ensure_tables(await open_client(settings, stack), settings)
     from service.dynamo import Backend
 
     backend = Backend(settings)

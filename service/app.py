@@ -108,8 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Content-Type", "Authorization", REQUEST_ID_HEADER],
-            expose_headers=["Location", "Retry-After", REQUEST_ID_HEADER],
+            allow_headers=["Content-Type", "Authorization", "If-Match", "Idempotency-Key", REQUEST_ID_HEADER],
+            expose_headers=["Location", "ETag", "Retry-After", "Idempotent-Replayed", REQUEST_ID_HEADER],
             max_age=600,
         )
     # Added last, so it wraps CORS too and logs preflight answers with their id.

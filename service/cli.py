@@ -17,7 +17,7 @@ from service.dynamo import Backend, open_client
 from service.embedded import start_embedded_dynamodb
 from service.logs import configure_logging
 from service.settings import ConfigurationError, Settings
-from service.table import SchemaMismatch, ensure_table, seed
+from service.table import SchemaMismatch, ensure_tables, seed
 
 log = logging.getLogger("service")
 
@@ -25,7 +25,7 @@ log = logging.getLogger("service")
 async def _init_table(settings: Settings, *, seed_if_created: bool = False) -> None:
     async with AsyncExitStack() as stack:
         client = await open_client(settings, stack)
-        created = await ensure_table(client, settings.table_name)
+        created = await ensure_tables(client, settings)
         log.info(
             "table %s %s", settings.table_name, "created" if created else "exists with the expected layout"
         )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.auth import Authenticator, Claims
 from service.dynamo import Backend
-from service.models import ErrorBody
+from service.errors import PreconditionFailed
+from service.models import ErrorBody, ServiceRequest
 from service.repository import Repository
 
 # Documents the scheme in OpenAPI (Swagger's "Authorize" button); the check itself is the authenticator's.
@@ -32,14 +34,66 @@ async def require_technician(
     return await authenticator.authenticate(request)
 
 
+# One or more entity tags, or "*" (RFC 9110); what the API's ETags are made of is checked below.
+_IF_MATCH = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
+_ENTITY_TAG = re.compile(r'(W/)?"([^"]*)"')
+
+
+def etag(item: ServiceRequest) -> str:
+    """The entity tag of an item's current version; items written elsewhere have none yet: "0"."""
+    return f'"{item.version or 0}"'
+
+
+async def if_match(
+    value: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            pattern=_IF_MATCH,
+            max_length=1024,
+            description="Write only if the request is still at this ETag; else 412 and nothing changes.",
+        ),
+    ] = None,
+) -> frozenset[int] | None:
+    """The versions If-Match allows (None: any)."""
+    if value is None or value.strip() == "*":
+        return None
+    # Strong comparison: weak tags, and tags this API never issued, match no version.
+    versions = frozenset(
+        int(tag) for weak, tag in _ENTITY_TAG.findall(value) if not weak and tag.isdigit() and len(tag) < 19
+    )
+    if not versions:
+        raise PreconditionFailed("If-Match names no version this service issued")
+    return versions
+
+
+async def idempotency_key(
+    value: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=8,
+            max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
+            description="A unique key per intended request (e.g. a UUID): a retry with the same key and "
+            "body returns the request the first call stored, instead of storing another.",
+        ),
+    ] = None,
+) -> str | None:
+    return value
+
+
 RepoDep = Annotated[Repository, Depends(get_repository)]
 TechnicianDep = Annotated[Claims, Depends(require_technician)]
+IfMatchDep = Annotated[frozenset[int] | None, Depends(if_match)]
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed cursor",
     401: "No valid technician token; see `WWW-Authenticate`",
     404: "No such service request",
     409: "A service request with that key exists already",
+    412: "The request changed since the ETag in If-Match; nothing was written",
     422: "Invalid input; `fields` names each offending field",
     503: "DynamoDB is unavailable; retry after `Retry-After` seconds",
 }

@@ -41,7 +41,7 @@ async def open_client(settings: Settings, stack: AsyncExitStack) -> DynamoDBClie
     config = Config(
         connect_timeout=settings.dynamodb_connect_timeout,
         read_timeout=settings.dynamodb_read_timeout,
-        retries={"mode": "standard", "max_attempts": settings.dynamodb_max_attempts},
+        retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
     )
     client: DynamoDBClient = await stack.enter_async_context(
         session.client("dynamodb", config=config, **options)
@@ -70,6 +70,9 @@ class Backend:
                         client,
                         self._settings.table_name,
                         self._cursors,
+                        idempotency_table=self._settings.idempotency_table_name,
+                        idempotency_ttl=self._settings.idempotency_ttl_seconds,
+                        deadline=self._settings.dynamodb_deadline,
                     )
                     log.info(
                         "DynamoDB client ready: table %s, %s",

@@ -5,6 +5,8 @@ ServiceError
 ├── Unauthorized         401  no valid technician credentials
 ├── NotFound             404  no service request under that key
 ├── AlreadyExists        409  a create whose key is taken
+├── PreconditionFailed   412  If-Match names a version the request no longer has
+├── IdempotencyKeyReused 422  an Idempotency-Key seen before, with another body
 └── BackendUnavailable   503  DynamoDB cannot be reached, times out, throttles or lacks the table
 """
 
@@ -65,6 +67,20 @@ class AlreadyExists(ServiceError):
 
     status_code = 409
     code = "already_exists"
+
+
+class PreconditionFailed(ServiceError):
+    """The request has changed since the version If-Match names; nothing was written."""
+
+    status_code = 412
+    code = "precondition_failed"
+
+
+class IdempotencyKeyReused(ServiceError):
+    """The Idempotency-Key was used before for a request with a different body."""
+
+    status_code = 422
+    code = "idempotency_key_reused"
 
 
 class BackendUnavailable(ServiceError):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ulid import ULID
 
 from service.cursor import CursorCodec
-from service.errors import AlreadyExists, BackendUnavailable, InvalidCursor, NotFound, ServiceError
+from service.errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    IdempotencyKeyReused,
+    InvalidCursor,
+    NotFound,
+    PreconditionFailed,
+    ServiceError,
+)
 from service.models import (
     ACTIVE_STATUSES,
     ServiceRequest,
@@ -25,7 +35,11 @@ from service.models import (
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
-    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+    from types_aiobotocore_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        DeleteItemInputTypeDef,
+        QueryInputTypeDef,
+    )
 
     Item = Mapping[str, AttributeValueTypeDef]
 
@@ -100,15 +114,28 @@ def _start_key(position: dict[str, str]) -> dict[str, AttributeValueTypeDef]:
     return {name: {"S": value} for name, value in position.items()}
 
 
-@contextmanager
-def _translated(on_condition_failed: ServiceError | None = None) -> Iterator[None]:
-    """Turn botocore's errors into the service's own; nothing above this module sees a ClientError."""
+class _ConditionFailed(Exception):
+    """A write's condition did not hold; `item` is the item as it was, when DynamoDB sent it back."""
+
+    def __init__(self, item: Item | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+@asynccontextmanager
+async def _dynamodb(deadline: float) -> AsyncIterator[None]:
+    """Bound DynamoDB calls in time and turn botocore's errors into the service's own: nothing above
+    this module sees a ClientError, and no caller waits longer than `deadline`, retries included."""
     try:
-        yield
+        async with asyncio.timeout(deadline):
+            yield
+    except TimeoutError as exc:
+        log.warning("DynamoDB did not answer within %g s", deadline)
+        raise BackendUnavailable(f"DynamoDB did not answer within {deadline:g} s") from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ConditionalCheckFailedException" and on_condition_failed is not None:
-            raise on_condition_failed from exc
+        if code == "ConditionalCheckFailedException":
+            raise _ConditionFailed(exc.response.get("Item")) from exc  # type: ignore[arg-type]
         if code in _UNAVAILABLE_CODES:
             log.warning("DynamoDB answered %s", code)
             raise BackendUnavailable(_UNAVAILABLE_CODES[code]) from exc
@@ -119,6 +146,22 @@ def _translated(on_condition_failed: ServiceError | None = None) -> Iterator[Non
         raise BackendUnavailable("DynamoDB cannot be reached") from exc
 
 
+def _version_condition(
+    versions: frozenset[int], names: dict[str, str], values: dict[str, AttributeValueTypeDef]
+) -> str:
+    """`#version` is one of `versions`; 0 stands for an item written elsewhere, without a version."""
+    names["#version"] = "version"
+    alternatives = []
+    numbered = sorted(v for v in versions if v > 0)
+    if numbered:
+        for i, version in enumerate(numbered):
+            values[f":v{i}"] = {"N": str(version)}
+        alternatives.append(f"#version IN ({', '.join(f':v{i}' for i in range(len(numbered)))})")
+    if 0 in versions:
+        alternatives.append("attribute_not_exists(#version)")
+    return " OR ".join(alternatives)
+
+
 class Repository:
     """Service requests in one table. Every write is conditional; lists are Queries, one page at a time."""
 
@@ -127,20 +170,93 @@ class Repository:
         client: DynamoDBClient,
         table_name: str,
         cursors: CursorCodec,
+        *,
+        idempotency_table: str,
+        idempotency_ttl: int = 24 * 3600,
+        deadline: float = 10.0,
     ) -> None:
         self._client = client
         self._table = table_name
         self._cursors = cursors
+        self._idempotency_table = idempotency_table
+        self._idempotency_ttl = idempotency_ttl
+        self._deadline = deadline
+
+    def _call(self) -> AbstractAsyncContextManager[None]:
+        return _dynamodb(self._deadline)
 
     async def ping(self) -> None:
         """Raise BackendUnavailable unless the table answers."""
-        with _translated():
+        async with self._call():
             await self._client.describe_table(TableName=self._table)
 
-    async def create(self, new: ServiceRequestCreate) -> ServiceRequest:
-        """Store a new request; never overwrites. Raises AlreadyExists when a given service_id is taken."""
-        now = _now()
+    async def create(
+        self, new: ServiceRequestCreate, *, idempotency_key: str | None = None, scope: str = "requests"
+    ) -> tuple[ServiceRequest, bool]:
+        """Store a new request; never overwrites. Returns it, and whether it was stored before.
+
+        Raises AlreadyExists when a given service_id is taken. With an `idempotency_key`, a retry
+        (same key, same body, same `scope`) returns the request the first call stored, however the
+        calls interleave; the same key with another body raises IdempotencyKeyReused. Keys are kept,
+        in their own table, for `idempotency_ttl` seconds.
+        """
         service_id = new.service_id or str(ULID())
+        if idempotency_key is None:
+            return await self._put_new(new, service_id), False
+        fingerprint = hashlib.sha256(f"{scope}\0{new.model_dump_json()}".encode()).hexdigest()
+        stored_id, first_use = await self._claim_key(
+            idempotency_key, fingerprint, new.license_plate, service_id
+        )
+        try:
+            # For a retry this stores the request only if the first call stopped before doing so.
+            return await self._put_new(new, stored_id), False
+        except AlreadyExists:
+            if first_use:  # the given service_id belongs to another request: free the key again
+                await self._forget_key(idempotency_key)
+                raise
+            return await self.get(new.license_plate, stored_id), True
+
+    async def _claim_key(
+        self, key: str, fingerprint: str, license_plate: str, service_id: str
+    ) -> tuple[str, bool]:
+        """Record `key` for this request. Returns the service_id the key stands for, and whether this
+        was its first use (else the id is the one the first use recorded)."""
+        now = int(time.time())
+        try:
+            async with self._call():
+                await self._client.put_item(
+                    TableName=self._idempotency_table,
+                    Item={
+                        "idempotency_key": {"S": key},
+                        "fingerprint": {"S": fingerprint},
+                        "license_plate": {"S": license_plate},
+                        "service_id": {"S": service_id},
+                        "expires_at": {"N": str(now + self._idempotency_ttl)},
+                    },
+                    # An expired record may linger until DynamoDB's TTL sweep removes it.
+                    ConditionExpression="attribute_not_exists(idempotency_key) OR expires_at < :now",
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                )
+            return service_id, True
+        except _ConditionFailed:
+            pass
+        async with self._call():
+            record = await self._client.get_item(
+                TableName=self._idempotency_table, Key={"idempotency_key": {"S": key}}, ConsistentRead=True
+            )
+        item = record.get("Item", {})
+        if item.get("fingerprint", {}).get("S") != fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+        return item["service_id"]["S"], False
+
+    async def _forget_key(self, key: str) -> None:
+        async with self._call():
+            await self._client.delete_item(
+                TableName=self._idempotency_table, Key={"idempotency_key": {"S": key}}
+            )
+
+    async def _put_new(self, new: ServiceRequestCreate, service_id: str) -> ServiceRequest:
+        now = _now()
         item: dict[str, AttributeValueTypeDef] = {
             **_key(new.license_plate, service_id),
             "phone_number": {"S": new.phone_number},
@@ -152,18 +268,20 @@ class Repository:
         }
         if new.service_status is Status.COMPLETED:
             item["completion_date"] = {"S": now}
-        taken = AlreadyExists(f"service request {new.license_plate}/{service_id} exists already")
-        with _translated(on_condition_failed=taken):
-            await self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(license_plate)",
-            )
+        try:
+            async with self._call():
+                await self._client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(license_plate)",
+                )
+        except _ConditionFailed:
+            raise AlreadyExists(f"service request {new.license_plate}/{service_id} exists already") from None
         return _to_model(item)
 
     async def get(self, license_plate: str, service_id: str) -> ServiceRequest:
         """The request under that key; raises NotFound."""
-        with _translated():
+        async with self._call():
             response = await self._client.get_item(
                 TableName=self._table, Key=_key(license_plate, service_id), ConsistentRead=True
             )
@@ -172,12 +290,19 @@ class Repository:
         return _to_model(response["Item"])
 
     async def update(
-        self, license_plate: str, service_id: str, changes: ServiceRequestUpdate
+        self,
+        license_plate: str,
+        service_id: str,
+        changes: ServiceRequestUpdate,
+        *,
+        if_version: frozenset[int] | None = None,
     ) -> ServiceRequest:
         """Apply `changes` in one conditional UpdateItem; other attributes, known or not, stay as they are.
 
         `completion_date` is present exactly while the status is Completed: it is stamped when the
         status becomes Completed (kept if it already was) and removed when the status moves on.
+        Every write adds one to `version` (an item written elsewhere gets its first). With
+        `if_version`, the write happens only while the version is one of those (0: no version yet).
         """
         now = _now()
         names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
@@ -197,28 +322,66 @@ class Repository:
         expression = f"SET {', '.join(assignments)} ADD #version :one"
         if removals:
             expression += f" REMOVE {', '.join(removals)}"
-        missing = NotFound(f"no service request {license_plate}/{service_id}")
-        with _translated(on_condition_failed=missing):
-            response = await self._client.update_item(
-                TableName=self._table,
-                Key=_key(license_plate, service_id),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(license_plate)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
+        condition = "attribute_exists(license_plate)"
+        if if_version is not None:
+            condition += f" AND ({_version_condition(if_version, names, values)})"
+        try:
+            async with self._call():
+                response = await self._client.update_item(
+                    TableName=self._table,
+                    Key=_key(license_plate, service_id),
+                    UpdateExpression=expression,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except _ConditionFailed as failed:
+            raise await self._why_not(license_plate, service_id, failed, if_version) from None
         return _to_model(response["Attributes"])
 
-    async def delete(self, license_plate: str, service_id: str) -> None:
-        """Remove the request; raises NotFound when there is none."""
-        missing = NotFound(f"no service request {license_plate}/{service_id}")
-        with _translated(on_condition_failed=missing):
-            await self._client.delete_item(
-                TableName=self._table,
-                Key=_key(license_plate, service_id),
-                ConditionExpression="attribute_exists(license_plate)",
+    async def delete(
+        self, license_plate: str, service_id: str, *, if_version: frozenset[int] | None = None
+    ) -> None:
+        """Remove the request; raises NotFound when there is none (PreconditionFailed: other version)."""
+        names: dict[str, str] = {}
+        values: dict[str, AttributeValueTypeDef] = {}
+        condition = "attribute_exists(license_plate)"
+        if if_version is not None:
+            condition += f" AND ({_version_condition(if_version, names, values)})"
+        request: DeleteItemInputTypeDef = {
+            "TableName": self._table,
+            "Key": _key(license_plate, service_id),
+            "ConditionExpression": condition,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+            request["ExpressionAttributeValues"] = values
+        try:
+            async with self._call():
+                await self._client.delete_item(**request)
+        except _ConditionFailed as failed:
+            raise await self._why_not(license_plate, service_id, failed, if_version) from None
+
+    async def _why_not(
+        self, license_plate: str, service_id: str, failed: _ConditionFailed, if_version: frozenset[int] | None
+    ) -> ServiceError:
+        """NotFound, or PreconditionFailed when the item is there at another version."""
+        exists = failed.item is not None
+        if if_version is not None and not exists:
+            # Not every DynamoDB implementation returns the old item; look, on this failure path only.
+            try:
+                await self.get(license_plate, service_id)
+                exists = True
+            except NotFound:
+                pass
+        if if_version is not None and exists:
+            return PreconditionFailed(
+                f"service request {license_plate}/{service_id} has changed; read it again"
             )
+        return NotFound(f"no service request {license_plate}/{service_id}")
 
     async def list_by_vehicle(
         self, license_plate: str, *, limit: int, cursor: str | None = None
@@ -316,7 +479,7 @@ class Repository:
                 request["Limit"] = wanted - len(items)
             if start_key is not None:
                 request["ExclusiveStartKey"] = start_key
-            with _translated():
+            async with self._call():
                 response = await self._client.query(**request)
             items += response.get("Items", [])
             start_key = response.get("LastEvaluatedKey")

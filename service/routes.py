@@ -7,7 +7,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from service.deps import RepoDep, error_responses, require_technician
+from service.deps import (
+    IdempotencyKeyDep,
+    IfMatchDep,
+    RepoDep,
+    error_responses,
+    etag,
+    require_technician,
+)
 from service.dynamo import Backend
 from service.errors import BackendUnavailable
 from service.models import (
@@ -52,9 +59,16 @@ health_router = APIRouter(tags=["health"])
     responses=error_responses(409),
 )
 async def create_request(
-    new: ServiceRequestCreate, repo: RepoDep, request: Request, response: Response
+    new: ServiceRequestCreate,
+    repo: RepoDep,
+    request: Request,
+    response: Response,
+    key: IdempotencyKeyDep,
 ) -> ServiceRequest:
-    created = await repo.create(new)
+    created, replayed = await repo.create(new, idempotency_key=key, scope="requests")
+    response.headers["ETag"] = etag(created)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     # url_for puts path parameters in as they are; quoting them keeps plates with spaces a valid URL.
     response.headers["Location"] = str(
         request.url_for(
@@ -100,31 +114,46 @@ async def list_by_status(
     summary="Read one service request",
     responses=error_responses(404),
 )
-async def get_request(license_plate: PlatePath, service_id: IdPath, repo: RepoDep) -> ServiceRequest:
-    return await repo.get(license_plate, service_id)
+async def get_request(
+    license_plate: PlatePath, service_id: IdPath, repo: RepoDep, response: Response
+) -> ServiceRequest:
+    item = await repo.get(license_plate, service_id)
+    response.headers["ETag"] = etag(item)
+    return item
 
 
 @requests_router.patch(
     "/requests/{license_plate}/{service_id}",
     summary="Change a service request's phone number, description or status",
     description="One atomic update of the fields given; other attributes stay as they are. "
-    "Setting the status to Completed stamps `completion_date`.",
-    responses=error_responses(404),
+    "Setting the status to Completed stamps `completion_date`. With `If-Match`, only while the "
+    "request is still at that ETag.",
+    responses=error_responses(404, 412),
 )
 async def update_request(
-    license_plate: PlatePath, service_id: IdPath, changes: ServiceRequestUpdate, repo: RepoDep
+    license_plate: PlatePath,
+    service_id: IdPath,
+    changes: ServiceRequestUpdate,
+    repo: RepoDep,
+    versions: IfMatchDep,
+    response: Response,
 ) -> ServiceRequest:
-    return await repo.update(license_plate, service_id, changes)
+    item = await repo.update(license_plate, service_id, changes, if_version=versions)
+    response.headers["ETag"] = etag(item)
+    return item
 
 
 @requests_router.delete(
     "/requests/{license_plate}/{service_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a service request",
-    responses=error_responses(404),
+    description="With `If-Match`, only while the request is still at that ETag.",
+    responses=error_responses(404, 412),
 )
-async def delete_request(license_plate: PlatePath, service_id: IdPath, repo: RepoDep) -> None:
-    await repo.delete(license_plate, service_id)
+async def delete_request(
+    license_plate: PlatePath, service_id: IdPath, repo: RepoDep, versions: IfMatchDep
+) -> None:
+    await repo.delete(license_plate, service_id, if_version=versions)
 
 
 @requests_router.get(

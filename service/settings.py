@@ -35,9 +35,15 @@ class Settings(BaseSettings):
     # Against real AWS botocore's own credential chain applies (environment, profile, Lambda role).
     aws_access_key_id: str = "local"
     aws_secret_access_key: SecretStr = SecretStr("local")
-    dynamodb_connect_timeout: float = Field(default=2.0, gt=0, le=60)
-    dynamodb_read_timeout: float = Field(default=5.0, gt=0, le=60)
+    # Each attempt gives up after these; botocore's standard retry mode backs off between attempts
+    # (throttling included); DYNAMODB_DEADLINE bounds the whole call, retries included.
+    dynamodb_connect_timeout: float = Field(default=1.0, gt=0, le=60)
+    dynamodb_read_timeout: float = Field(default=3.0, gt=0, le=60)
     dynamodb_max_attempts: int = Field(default=3, ge=1, le=10)
+    dynamodb_deadline: float = Field(default=10.0, gt=0, le=120)
+    # Idempotency-Key records live in their own table: VehicleServices holds service requests only.
+    idempotency_table_name: str = Field(default="VehicleServicesIdempotency", min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

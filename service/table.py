@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.literals import ScalarAttributeTypeType
     from types_aiobotocore_dynamodb.type_defs import KeySchemaElementTypeDef, TableDescriptionTypeDef
 
+    from service.settings import Settings
+
 log = logging.getLogger(__name__)
 
 KEY_SCHEMA: list[KeySchemaElementTypeDef] = [
@@ -138,6 +140,52 @@ async def ensure_table(client: DynamoDBClient, table_name: str) -> bool:
     billing = table.get("BillingModeSummary", {}).get("BillingMode")
     if not created and billing not in (None, "PAY_PER_REQUEST"):
         log.warning("table %s uses %s billing; the lab uses on-demand", table_name, billing)
+    return created
+
+
+IDEMPOTENCY_KEY_SCHEMA: list[KeySchemaElementTypeDef] = [
+    {"AttributeName": "idempotency_key", "KeyType": "HASH"}
+]
+IDEMPOTENCY_TTL_ATTRIBUTE = "expires_at"
+
+
+async def ensure_idempotency_table(client: DynamoDBClient, table_name: str) -> None:
+    """Create the table of Idempotency-Key records unless it exists, with expiry by TTL; check it."""
+    try:
+        await client.create_table(
+            TableName=table_name,
+            KeySchema=IDEMPOTENCY_KEY_SCHEMA,
+            AttributeDefinitions=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        log.info("creating table %s", table_name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    async with asyncio.timeout(_ACTIVE_WITHIN_SECONDS):
+        table = await _wait_active(client, table_name)
+    if _keys(table.get("KeySchema")) != _keys(IDEMPOTENCY_KEY_SCHEMA):
+        raise SchemaMismatch(
+            table_name,
+            [f"key schema is {_keys(table.get('KeySchema'))}, expected {_keys(IDEMPOTENCY_KEY_SCHEMA)}"],
+        )
+    try:
+        await client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
+        )
+    except ClientError as exc:
+        # Already on (ValidationException), or a local implementation without TTL: records then stay,
+        # and the service treats an expired one as absent all the same.
+        log.info(
+            "time to live on %s left as it is: %s", table_name, exc.response.get("Error", {}).get("Code")
+        )
+
+
+async def ensure_tables(client: DynamoDBClient, settings: Settings) -> bool:
+    """Both tables the service uses; True when this call created the service-request table."""
+    created = await ensure_table(client, settings.table_name)
+    await ensure_idempotency_table(client, settings.idempotency_table_name)
     return created
 
 

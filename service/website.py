@@ -8,7 +8,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Body, Depends, Path, status
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from service.deps import RepoDep, error_responses, require_technician
+from service.deps import IdempotencyKeyDep, IfMatchDep, RepoDep, error_responses, require_technician
 from service.models import (
     ACTIVE_STATUSES,
     Description,
@@ -135,8 +135,8 @@ async def public_requests(repo: RepoDep) -> list[PublicRequest]:
     response_description="The message the website shows",
     responses=error_responses(),
 )
-async def request_service(new: WebsiteCreate, repo: RepoDep) -> str:
-    await repo.create(ServiceRequestCreate(**new.model_dump()))
+async def request_service(new: WebsiteCreate, repo: RepoDep, key: IdempotencyKeyDep) -> str:
+    await repo.create(ServiceRequestCreate(**new.model_dump()), idempotency_key=key, scope="service-request")
     return CREATED
 
 
@@ -150,15 +150,16 @@ async def open_requests(repo: RepoDep) -> list[ServiceRequest]:
     summary="Change a request's status (or phone number, description)",
     description="One conditional UpdateItem, never an upsert; setting Completed stamps `completion_date`.",
     response_description="The message the website shows",
-    responses=error_responses(404),
+    responses=error_responses(404, 412),
 )
 async def update_request(
     service_id: Annotated[KeyText, Path(openapi_examples={"lab": {"value": "1"}})],
     change: Annotated[WebsiteUpdate, Body()],
     repo: RepoDep,
+    versions: IfMatchDep,
 ) -> str:
     changes = change.model_dump(exclude_none=True, exclude={"license_plate"})
-    await repo.update(change.license_plate, service_id, ServiceRequestUpdate(**changes))
+    await repo.update(change.license_plate, service_id, ServiceRequestUpdate(**changes), if_version=versions)
     return UPDATED
 
 

@@ -12,7 +12,7 @@ from moto.server import ThreadedMotoServer
 
 from service.dynamo import open_client
 from service.settings import Settings
-from service.table import ensure_table
+from service.table import ensure_tables
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool, serve_user_pool
 from tests.helpers import api_client, make_settings
 
@@ -56,9 +56,10 @@ async def dynamodb(settings: Settings) -> AsyncIterator[DynamoDBClient]:
 
 @pytest.fixture
 async def table(settings: Settings, dynamodb: DynamoDBClient) -> AsyncIterator[str]:
-    await ensure_table(dynamodb, settings.table_name)
+    await ensure_tables(dynamodb, settings)
     yield settings.table_name
     await dynamodb.delete_table(TableName=settings.table_name)
+    await dynamodb.delete_table(TableName=settings.idempotency_table_name)
 
 
 @pytest.fixture

@@ -22,11 +22,13 @@ REGION = "us-east-1"
 
 def make_settings(endpoint: str, **overrides: Any) -> Settings:
     """Settings for a test, independent of whatever the developer's environment holds."""
+    suffix = uuid4().hex[:12]
     values: dict[str, Any] = {
         "dynamodb_mode": "endpoint",
         "dynamodb_endpoint": endpoint,
         "aws_region": REGION,
-        "table_name": f"VehicleServices-{uuid4().hex[:12]}",
+        "table_name": f"VehicleServices-{suffix}",
+        "idempotency_table_name": f"VehicleServicesIdempotency-{suffix}",
         "cursor_secret": "cursor-secret-for-tests",
         "cors_origins": [],
         "auth_mode": "none",

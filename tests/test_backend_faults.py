@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -12,7 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from service.dynamo import open_client
 from service.settings import Settings
-from service.table import ensure_table
+from service.table import ensure_tables
 from tests.cognito import UserPool
 from tests.helpers import api_client, make_settings, new_request
 from tests.process import free_port
@@ -54,7 +59,7 @@ async def test_unreachable_dynamodb_is_503_then_the_same_app_recovers(
     server.start()
     try:
         async with AsyncExitStack() as stack:
-            await ensure_table(await open_client(down_settings, stack), down_settings.table_name)
+            await ensure_tables(await open_client(down_settings, stack), down_settings)
         assert (await down_api.get("/readyz")).status_code == 200
         created = await down_api.post("/requests", json=new_request(service_status="Accepted"))
         assert created.status_code == 201
@@ -72,3 +77,128 @@ async def test_a_missing_table_is_503_naming_the_cause(settings: Settings, user_
         _assert_unavailable(response)
         assert response.json()["message"] == "the service-request table does not exist"
         _assert_unavailable(await api.get("/readyz"))
+
+
+async def test_dynamodb_stopping_and_restarting_under_a_running_service(user_pool: UserPool) -> None:
+    """moto on a fixed port goes away and comes back (its data kept); the same app serves throughout."""
+    port = free_port()
+    settings = make_settings(f"http://127.0.0.1:{port}")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    async with AsyncExitStack() as stack:
+        await ensure_tables(await open_client(settings, stack), settings)
+    async with api_client(settings) as api:
+        created = await api.post("/requests", json=new_request(service_status="Accepted"))
+        assert created.status_code == 201
+        path = created.headers["location"]
+
+        server.stop()
+        started = time.monotonic()
+        _assert_unavailable(await api.get(path))
+        _assert_unavailable(await api.get("/requests/active"))
+        _assert_unavailable(await api.get("/readyz"))
+        assert time.monotonic() - started < 3 * settings.dynamodb_deadline
+
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            assert (await api.get(path)).json() == created.json()
+            assert (await api.get("/readyz")).status_code == 200
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def silent_endpoint() -> Iterator[str]:
+    """A TCP port that accepts connections and never answers, like a DynamoDB that hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("read_timeout", "attempts", "deadline"),
+    [(0.3, 2, 5.0), (5.0, 3, 1.0)],
+    ids=["timeouts and retries give up first", "the deadline cuts retries short"],
+)
+async def test_a_hanging_dynamodb_is_503_within_the_bound(
+    silent_endpoint: str, read_timeout: float, attempts: int, deadline: float
+) -> None:
+    settings = make_settings(
+        silent_endpoint,
+        dynamodb_read_timeout=read_timeout,
+        dynamodb_max_attempts=attempts,
+        dynamodb_deadline=deadline,
+    )
+    async with api_client(settings) as api:
+        started = time.monotonic()
+        response = await api.get("/requests/active")
+        elapsed = time.monotonic() - started
+    _assert_unavailable(response)
+    assert elapsed < deadline + 0.5
+    if read_timeout * attempts > deadline:
+        assert response.json()["message"] == f"DynamoDB did not answer within {deadline:g} s"
+
+
+@pytest.fixture
+def throttling_endpoint() -> Iterator[tuple[str, list[str]]]:
+    """A DynamoDB endpoint that answers every call with ThrottlingException; records each call."""
+    calls: list[str] = []
+
+    class Throttle(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            calls.append(self.headers.get("X-Amz-Target", ""))
+            body = json.dumps(
+                {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
+            ).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Throttle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", calls
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_throttling_is_retried_with_backoff_then_503(
+    throttling_endpoint: tuple[str, list[str]],
+) -> None:
+    endpoint, calls = throttling_endpoint
+    settings = make_settings(endpoint, dynamodb_max_attempts=3, dynamodb_deadline=15.0)
+    async with api_client(settings) as api:
+        started = time.monotonic()
+        response = await api.get("/vehicles/8B1111/requests")
+        elapsed = time.monotonic() - started
+    _assert_unavailable(response)
+    assert response.json()["message"] == "DynamoDB is throttling requests"
+    assert calls == ["DynamoDB_20120810.Query"] * 3
+    assert elapsed > 0.05, "botocore backs off between attempts"

@@ -1,0 +1,148 @@
+"""No lost updates: ETags from versions, If-Match on every write, and atomic updates without it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.helpers import create, put_raw, raw_item
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+FIELDS = ("phone_number", "service_description", "service_status")
+STATUSES = ("Accepted", "Waiting for Parts", "Being Serviced", "Quoted - Waiting for Approval")
+
+
+def _value(field: str, n: int) -> str:
+    if field == "phone_number":
+        return f"208-555-{n:04d}"
+    if field == "service_description":
+        return f"Job note {n}"
+    return STATUSES[n % len(STATUSES)]
+
+
+async def test_every_single_item_answer_carries_its_versions_etag(api: httpx.AsyncClient) -> None:
+    created = await api.post(
+        "/requests",
+        json={"license_plate": "E1", "phone_number": "208-444-5555", "service_description": "Brakes"},
+    )
+    assert created.headers["etag"] == '"1"'
+    path = f"/requests/E1/{created.json()['service_id']}"
+    assert (await api.get(path)).headers["etag"] == '"1"'
+    patched = await api.patch(path, json={"service_status": "Accepted"})
+    assert patched.headers["etag"] == '"2"'
+    assert (await api.get(path)).headers["etag"] == '"2"'
+
+
+async def test_a_stale_if_match_is_412_and_changes_nothing(api: httpx.AsyncClient) -> None:
+    item = await create(api)
+    path = f"/requests/8B1111/{item['service_id']}"
+    fresh = await api.patch(path, json={"service_status": "Accepted"}, headers={"If-Match": '"1"'})
+    assert fresh.status_code == 200
+    for method, body in (("PATCH", {"service_status": "Completed"}), ("DELETE", None)):
+        stale = await api.request(method, path, json=body, headers={"If-Match": '"1"'})
+        assert stale.status_code == 412, method
+        assert stale.json()["code"] == "precondition_failed"
+    admin = await api.put(
+        f"/admin-service-request/{item['service_id']}",
+        json={"license_plate": "8B1111", "service_status": "Completed"},
+        headers={"If-Match": '"1"'},
+    )
+    assert admin.status_code == 412
+    now = (await api.get(path)).json()
+    assert (now["service_status"], now["version"]) == ("Accepted", 2)
+    assert (await api.delete(path, headers={"If-Match": '"2"'})).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [("*", 200), ('"7", "1"', 200), ('W/"1"', 412), ('"abc"', 412), ("1", 422), ('"1', 422)],
+)
+async def test_if_match_forms(api: httpx.AsyncClient, header: str, status: int) -> None:
+    item = await create(api)
+    response = await api.patch(
+        f"/requests/8B1111/{item['service_id']}",
+        json={"service_status": "Accepted"},
+        headers={"If-Match": header},
+    )
+    assert response.status_code == status, response.text
+    if status == 422:
+        assert response.json()["fields"][0]["field"] == "If-Match"
+
+
+async def test_if_match_on_a_missing_request_is_404(api: httpx.AsyncClient) -> None:
+    response = await api.patch(
+        "/requests/8B1111/none", json={"service_status": "Accepted"}, headers={"If-Match": '"1"'}
+    )
+    assert response.status_code == 404
+
+
+async def test_an_item_written_elsewhere_has_etag_0_and_gets_a_version_on_its_first_update(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    await put_raw(dynamodb, table, license_plate="CON1", service_id="5", service_status="Accepted")
+    read = await api.get("/requests/CON1/5")
+    assert read.headers["etag"] == '"0"'
+    updated = await api.patch(
+        "/requests/CON1/5", json={"service_status": "Being Serviced"}, headers={"If-Match": '"0"'}
+    )
+    assert (updated.status_code, updated.headers["etag"]) == (200, '"1"')
+    again = await api.patch(
+        "/requests/CON1/5", json={"service_status": "Completed"}, headers={"If-Match": '"0"'}
+    )
+    assert again.status_code == 412
+
+
+async def test_fifty_concurrent_patches_with_one_if_match_give_one_success(api: httpx.AsyncClient) -> None:
+    item = await create(api)
+    path = f"/requests/8B1111/{item['service_id']}"
+    responses = await asyncio.gather(
+        *(
+            api.patch(path, json={"service_description": f"Attempt {n}"}, headers={"If-Match": '"1"'})
+            for n in range(50)
+        )
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [412] * 49
+    (winner,) = [r.json() for r in responses if r.status_code == 200]
+    final = (await api.get(path)).json()
+    assert final == winner
+    assert final["version"] == 2
+
+
+async def test_fifty_concurrent_patches_without_if_match_all_land(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    """Every write lands, and each attribute holds the value of the last write that touched it, while
+    attributes that another writer (the console) sets at the same time survive too."""
+    item = await create(api)
+    path = f"/requests/8B1111/{item['service_id']}"
+    patches = [{FIELDS[n % 3]: _value(FIELDS[n % 3], n)} for n in range(50)]
+    console_writes = [
+        dynamodb.update_item(
+            TableName=table,
+            Key={"license_plate": {"S": "8B1111"}, "service_id": {"S": item["service_id"]}},
+            UpdateExpression=f"SET console_note_{n} = :v",
+            ExpressionAttributeValues={":v": {"S": f"note {n}"}},
+        )
+        for n in range(10)
+    ]
+    results = await asyncio.gather(*(api.patch(path, json=body) for body in patches), *console_writes)
+    responses = [r for r in results if isinstance(r, httpx.Response)]
+    assert [r.status_code for r in responses] == [200] * 50
+    versions = sorted(r.json()["version"] for r in responses)
+    assert versions == list(range(2, 52)), "each write is counted once, in one order"
+
+    final = await raw_item(dynamodb, table, "8B1111", item["service_id"])
+    assert final is not None
+    assert final["version"] == {"N": "51"}
+    by_version = {r.json()["version"]: body for r, body in zip(responses, patches, strict=True)}
+    for field in FIELDS:
+        last = max(v for v, body in by_version.items() if field in body)
+        assert final[field] == {"S": by_version[last][field]}, f"{field} lost its last write"
+    for n in range(10):
+        assert final[f"console_note_{n}"] == {"S": f"note {n}"}
