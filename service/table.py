@@ -15,7 +15,11 @@ from service.repository import STATUS_INDEX, Repository
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_dynamodb.literals import ScalarAttributeTypeType
-    from types_aiobotocore_dynamodb.type_defs import KeySchemaElementTypeDef, TableDescriptionTypeDef
+    from types_aiobotocore_dynamodb.type_defs import (
+        CreateTableInputTypeDef,
+        KeySchemaElementTypeDef,
+        TableDescriptionTypeDef,
+    )
 
     from service.settings import Settings
 
@@ -105,35 +109,45 @@ async def _wait_active(client: DynamoDBClient, table_name: str) -> TableDescript
         await asyncio.sleep(1)
 
 
+async def _create_and_wait(
+    client: DynamoDBClient, table: CreateTableInputTypeDef
+) -> tuple[TableDescriptionTypeDef, bool]:
+    """Create `table` unless it exists, wait until it is ACTIVE; its description, and whether created."""
+    created = False
+    try:
+        await client.create_table(**table)
+        created = True
+        log.info("creating table %s", table["TableName"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    async with asyncio.timeout(_ACTIVE_WITHIN_SECONDS):
+        return await _wait_active(client, table["TableName"]), created
+
+
 async def ensure_table(client: DynamoDBClient, table_name: str) -> bool:
     """Create the table unless it exists, then wait for it; True when this call created it.
 
     An existing table is checked, never changed: a different layout raises SchemaMismatch.
     """
-    created = False
-    try:
-        await client.create_table(
-            TableName=table_name,
-            KeySchema=KEY_SCHEMA,
-            AttributeDefinitions=[
+    table, created = await _create_and_wait(
+        client,
+        {
+            "TableName": table_name,
+            "KeySchema": KEY_SCHEMA,
+            "AttributeDefinitions": [
                 {"AttributeName": n, "AttributeType": t} for n, t in ATTRIBUTE_TYPES.items()
             ],
-            GlobalSecondaryIndexes=[
+            "GlobalSecondaryIndexes": [
                 {
                     "IndexName": STATUS_INDEX,
                     "KeySchema": INDEX_KEY_SCHEMA,
                     "Projection": {"ProjectionType": "ALL"},
                 }
             ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        created = True
-        log.info("creating table %s", table_name)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-            raise
-    async with asyncio.timeout(_ACTIVE_WITHIN_SECONDS):
-        table = await _wait_active(client, table_name)
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
     differences = schema_differences(table)
     if differences:
         raise SchemaMismatch(table_name, differences)
@@ -151,19 +165,15 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expires_at"
 
 async def ensure_idempotency_table(client: DynamoDBClient, table_name: str) -> None:
     """Create the table of Idempotency-Key records unless it exists, with expiry by TTL; check it."""
-    try:
-        await client.create_table(
-            TableName=table_name,
-            KeySchema=IDEMPOTENCY_KEY_SCHEMA,
-            AttributeDefinitions=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        log.info("creating table %s", table_name)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-            raise
-    async with asyncio.timeout(_ACTIVE_WITHIN_SECONDS):
-        table = await _wait_active(client, table_name)
+    table, _ = await _create_and_wait(
+        client,
+        {
+            "TableName": table_name,
+            "KeySchema": IDEMPOTENCY_KEY_SCHEMA,
+            "AttributeDefinitions": [{"AttributeName": "idempotency_key", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
     if _keys(table.get("KeySchema")) != _keys(IDEMPOTENCY_KEY_SCHEMA):
         raise SchemaMismatch(
             table_name,
