@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Match
 
 from service import website
 from service.auth import build_authenticator
+from service.bodylimit import BodyLimitMiddleware
 from service.deps import require_technician
 from service.docs import add_docs
 from service.dynamo import Backend
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     add_docs(app, openapi_url=OPENAPI_URL)
+    # Inside CORS, so a browser can read the 413 too.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
