@@ -38,6 +38,7 @@ def _assert_unavailable(response: httpx.Response) -> None:
     assert "botocore" not in response.text
 
 
+@pytest.mark.moto_only("starts a moto server of its own where DynamoDB was unreachable")
 async def test_unreachable_dynamodb_is_503_then_the_same_app_recovers(
     down_api: httpx.AsyncClient, down_settings: Settings
 ) -> None:
