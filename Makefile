@@ -11,7 +11,7 @@ DYNAMODB_MODE ?= $(if $(AWS_ENDPOINT_URL_DYNAMODB),endpoint,embedded)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint compose-config typecheck check init-table seed lambda-zip bench-cold-start lock clean
+.PHONY: help run test test-dynalite test-fuzz lint compose-config typecheck check init-table seed lambda-zip bench-cold-start lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,19 @@ run: $(STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows un
 
 test: $(STAMP)  ## the whole test suite, against moto's DynamoDB server over HTTP
 	$(BIN)/python -m pytest
+
+# dynalite, pinned by tests/dynalite/package-lock.json; npm stamps package files with an old date, hence the stamp.
+DYNALITE_STAMP := tests/dynalite/node_modules/.installed
+
+$(DYNALITE_STAMP): tests/dynalite/package-lock.json
+	cd tests/dynalite && npm ci --no-audit --no-fund --silent
+	touch $(DYNALITE_STAMP)
+
+test-dynalite: $(STAMP) $(DYNALITE_STAMP)  ## the suite against dynalite, a second DynamoDB implementation (needs npm)
+	DYNAMODB_TEST_SERVER=dynalite $(BIN)/python -m pytest -m "not browser"
+
+test-fuzz: $(STAMP)  ## only the generated and hostile-input tests (schemathesis over the OpenAPI document)
+	$(BIN)/python -m pytest -m fuzz
 
 lint: $(STAMP)  ## ruff (checks and formatting), cfn-lint on the SAM template, hadolint on the Dockerfile
 	$(BIN)/ruff check .

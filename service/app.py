@@ -10,10 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
 from service import website
 from service.auth import build_authenticator
+from service.bodylimit import BodyLimitMiddleware
+from service.deps import require_technician
 from service.docs import add_docs
 from service.dynamo import Backend
 from service.errors import ServiceError
@@ -36,8 +40,22 @@ async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     return _error(exc.status_code, ErrorBody(code=exc.code, message=exc.message), exc.headers)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _needs_technician(request: Request) -> bool:
+    route = request.scope.get("route")
+    return isinstance(route, APIRoute) and any(
+        dependency.call is require_technician for dependency in route.dependant.dependencies
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(error["type"] == "json_invalid" for error in exc.errors()) and _needs_technician(request):
+        # FastAPI reads the body before the route's dependencies run: a body that is not JSON would be
+        # answered before the token is checked. Check it first, so a caller without one learns nothing.
+        try:
+            await request.app.state.authenticator.authenticate(request)
+        except ServiceError as refused:
+            return await _service_error(request, refused)
     fields = []
     for error in exc.errors():
         location, *path = [str(part) for part in error["loc"]] or ["body"]
@@ -46,10 +64,27 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return _error(422, ErrorBody(code="validation_failed", message=message, fields=fields))
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette names only the first route's methods."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers 422 to broken JSON but 400 to a body that is not UTF-8; JSON is UTF-8 (RFC 8259),
+        # so both are the same documented 422.
+        error = {"type": "json_invalid", "loc": ("body",), "msg": "the body is not UTF-8 encoded JSON"}
+        return await _validation_error(request, RequestValidationError([error]))
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return _error(exc.status_code, ErrorBody(code=code, message=str(exc.detail)), exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return _error(exc.status_code, ErrorBody(code=code, message=str(exc.detail)), headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -102,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     add_docs(app, openapi_url=OPENAPI_URL)
+    # Inside CORS, so a browser can read the 413 too.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
+    # Larger request bodies are refused with 413 before they are parsed. The largest valid body (a
+    # 1000-character description of 4-byte characters, JSON-escaped) is about 12 KB.
+    max_body_bytes: int = Field(default=16 * 1024, ge=1024, le=10 * 1024 * 1024)
 
     # How technicians are recognised: `jwt` verifies Cognito ID tokens itself, `gateway` trusts the
     # claims of an API Gateway Cognito authorizer, `none` lets everyone in (local development only).

@@ -1,9 +1,14 @@
-"""Fixtures: moto's DynamoDB server over HTTP for the session, and a fresh table for each test."""
+"""Fixtures: a DynamoDB-protocol server (moto or dynalite) for the session, a fresh table per test."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -15,18 +20,85 @@ from service.settings import Settings
 from service.table import ensure_tables
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool, serve_user_pool
 from tests.helpers import api_client, make_settings
+from tests.process import free_port
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
+# Which DynamoDB implementation the integration tests talk to: moto's server (the default) or dynalite.
+SERVERS = ("moto", "dynalite")
+SERVER = os.environ.get("DYNAMODB_TEST_SERVER", "moto")
+DYNALITE_DIR = Path(__file__).parent / "dynalite"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if SERVER not in SERVERS:
+        raise pytest.UsageError(f"DYNAMODB_TEST_SERVER={SERVER}: expected one of {', '.join(SERVERS)}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SERVER == "moto":
+        return
+    for item in items:
+        marker = item.get_closest_marker("moto_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "needs moto itself"
+            item.add_marker(pytest.mark.skip(reason=f"not run on {SERVER}: {reason}"))
+
+
+@contextmanager
+def _moto() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def _dynalite() -> Iterator[str]:
+    """The pinned dynalite (tests/dynalite) in memory on a free port of 127.0.0.1, tables ready at once."""
+    binary = DYNALITE_DIR / "node_modules" / ".bin" / "dynalite"
+    if not binary.exists():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],  # noqa: S607 - npm from PATH, as make does
+            cwd=DYNALITE_DIR,
+            check=True,
+        )
+    port = free_port()
+    delays = ["--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
+    process = subprocess.Popen(  # noqa: S603 - the pinned package's own entry point
+        [str(binary), "--host", "127.0.0.1", "--port", str(port), *delays],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"dynalite exited: {process.stderr.read() if process.stderr else b''!r}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError("dynalite did not listen within 30 s")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr:
+            process.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    """The DynamoDB-protocol server of this run (DYNAMODB_TEST_SERVER), on 127.0.0.1, for the session."""
+    with _moto() if SERVER == "moto" else _dynalite() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
@@ -36,10 +108,10 @@ def user_pool() -> Iterator[UserPool]:
 
 
 @pytest.fixture
-def settings(moto_endpoint: str, user_pool: UserPool) -> Settings:
+def settings(dynamodb_endpoint: str, user_pool: UserPool) -> Settings:
     """Technicians are checked as in production: Cognito ID tokens verified against the pool's keys."""
     return make_settings(
-        moto_endpoint,
+        dynamodb_endpoint,
         auth_mode="jwt",
         cognito_user_pool_id=POOL_ID,
         cognito_client_id=CLIENT_ID,

@@ -124,9 +124,9 @@ async def test_a_valid_id_token_is_accepted_and_the_key_set_is_fetched_once(
     assert user_pool.jwks_requests - before == 1
 
 
-async def test_unreachable_signing_keys_are_503_not_500(moto_endpoint: str, user_pool: UserPool) -> None:
+async def test_unreachable_signing_keys_are_503_not_500(dynamodb_endpoint: str, user_pool: UserPool) -> None:
     settings = make_settings(
-        moto_endpoint,
+        dynamodb_endpoint,
         auth_mode="jwt",
         cognito_user_pool_id="us-east-1_TestPool1",
         cognito_client_id="website-client-id",
@@ -138,9 +138,9 @@ async def test_unreachable_signing_keys_are_503_not_500(moto_endpoint: str, user
     assert response.json()["code"] == "backend_unavailable"
 
 
-def test_jwt_mode_without_pool_settings_refuses_to_start(moto_endpoint: str) -> None:
+def test_jwt_mode_without_pool_settings_refuses_to_start(dynamodb_endpoint: str) -> None:
     with pytest.raises(ValueError, match="COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID"):
-        create_app(make_settings(moto_endpoint, auth_mode="jwt"))
+        create_app(make_settings(dynamodb_endpoint, auth_mode="jwt"))
 
 
 def _event_with_claims(claims: dict[str, Any] | None, *, http_api: bool = False) -> dict[str, Any]:
@@ -174,7 +174,7 @@ async def _gateway_client(settings: Settings, event: dict[str, Any]) -> AsyncIte
 
 @pytest.mark.parametrize("http_api", [False, True], ids=["REST API v1", "HTTP API v2"])
 async def test_gateway_mode_trusts_the_authorizers_claims(
-    moto_endpoint: str, table: str, settings: Settings, http_api: bool
+    dynamodb_endpoint: str, table: str, settings: Settings, http_api: bool
 ) -> None:
     gateway = settings.model_copy(update={"auth_mode": "gateway"})
     claims = {"sub": "4f1c2b9e", "token_use": "id", "cognito:username": "tech"}

@@ -43,6 +43,7 @@ def _assert_unavailable(response: httpx.Response) -> None:
     assert "botocore" not in response.text
 
 
+@pytest.mark.moto_only("starts a moto server of its own where DynamoDB was unreachable")
 async def test_unreachable_dynamodb_is_503_then_the_same_app_recovers(
     down_api: httpx.AsyncClient, down_settings: Settings
 ) -> None:
@@ -79,6 +80,7 @@ async def test_a_missing_table_is_503_naming_the_cause(settings: Settings, user_
         _assert_unavailable(await api.get("/readyz"))
 
 
+@pytest.mark.moto_only("stops and restarts a moto server of its own")
 async def test_dynamodb_stopping_and_restarting_under_a_running_service(user_pool: UserPool) -> None:
     """moto on a fixed port goes away and comes back (its data kept); the same app serves throughout."""
     port = free_port()

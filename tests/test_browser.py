@@ -35,6 +35,7 @@ PAGES = Path(__file__).parent / "browser"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.moto_only("starts the service with its embedded moto"),
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"needs Debian's chromium at {CHROMIUM}"),
 ]
 

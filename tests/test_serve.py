@@ -11,6 +11,8 @@ import pytest
 
 from tests.process import HEALTHCHECK_COMMAND, as_run_here, running_service
 
+pytestmark = pytest.mark.moto_only("starts the service with its embedded moto")
+
 
 def healthcheck(url: str) -> subprocess.CompletedProcess[str]:
     """The container's HEALTHCHECK command, pointed at the port of `url`."""

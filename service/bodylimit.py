@@ -1,0 +1,70 @@
+"""Refuses request bodies over a size with 413 before anything parses them.
+
+Pure ASGI middleware, like the request log: a declared Content-Length over the limit is answered at once,
+without reading the body; a body sent without one (chunked) is counted as it arrives and cut off as soon
+as it passes the limit. The route never sees the body then, and its answer is replaced by the 413.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.models import ErrorBody
+
+
+class BodyTooLarge(Exception):
+    """Raised to the app in place of the chunk that took the body over the limit."""
+
+
+def _too_large(limit: int) -> JSONResponse:
+    body = ErrorBody(code="body_too_large", message=f"the request body is larger than {limit} bytes")
+    return JSONResponse(body.model_dump(mode="json"), status_code=413, headers={"Connection": "close"})
+
+
+class BodyLimitMiddleware:
+    """Answers 413 to any HTTP request whose body is larger than `limit` bytes."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await _too_large(self.limit)(scope, receive, send)
+            return
+
+        received = 0
+        started = False
+        answered = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, answered
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    if not started:
+                        await _too_large(self.limit)(scope, receive, send)
+                        answered = True
+                    raise BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # whatever the app answers to the cut-off body, the caller has the 413
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except BodyTooLarge:
+            if not answered:
+                raise
