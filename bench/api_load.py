@@ -82,10 +82,16 @@ class Result:
     seconds: float
     p50_ms: float
     p99_ms: float
+    cpu_seconds: float = 0.0  # CPU time of the process answering (the service, or the bare client's)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        """CPU time per request, in microseconds."""
+        return self.cpu_seconds / self.requests * 1e6
 
 
 async def drive(call: Call, total: int, concurrency: int, seconds: float = SECONDS_PER_RUN) -> Result:
@@ -222,6 +228,11 @@ class Server:
                 await asyncio.sleep(0.1)
         raise SystemExit("the service did not become ready")
 
+    def cpu_seconds(self) -> float:
+        """The server's user and system CPU time so far (from /proc/PID/stat)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mib(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -253,7 +264,10 @@ async def _bare(endpoint: str, known: tuple[str, str], seconds: float) -> dict[t
         for route, call in bare_calls(client, known).items():
             for concurrency in CONCURRENCY:
                 await drive(call, 10**6, concurrency, seconds=WARMUP_SECONDS)
-                results[route, concurrency] = await drive(call, 10**6, concurrency, seconds=seconds)
+                cpu = time.process_time()
+                result = await drive(call, 10**6, concurrency, seconds=seconds)
+                result.cpu_seconds = time.process_time() - cpu
+                results[route, concurrency] = result
     return results
 
 
@@ -301,7 +315,10 @@ async def _service(
         for route, (url, script) in urls.items():
             for concurrency in CONCURRENCY:
                 await asyncio.to_thread(_wrk, url, concurrency, WARMUP_SECONDS, script)
-                results[route, concurrency] = await asyncio.to_thread(_wrk, url, concurrency, seconds, script)
+                cpu = server.cpu_seconds()
+                result = await asyncio.to_thread(_wrk, url, concurrency, seconds, script)
+                result.cpu_seconds = server.cpu_seconds() - cpu
+                results[route, concurrency] = result
         return results
     finally:
         server.stop()
@@ -336,7 +353,7 @@ async def _memory(endpoint: str, known: tuple[str, str], checkpoints: list[int])
 def _print(service: dict[tuple[str, int], Result], bare: dict[tuple[str, int], Result]) -> None:
     print(
         f"\n{'':28}{'conc':>5}{'req/s':>9}{'p50':>9}{'p99':>9}   {'bare req/s':>10}{'p50':>9}{'p99':>9}"
-        f"   {'throughput':>10}{'p50 added':>10}"
+        f"   {'throughput':>10}{'p50 added':>10}   {'CPU/request':>11}{'bare':>8}"
     )
     for route, label in ROUTES.items():
         for concurrency in CONCURRENCY:
@@ -344,10 +361,12 @@ def _print(service: dict[tuple[str, int], Result], bare: dict[tuple[str, int], R
             print(
                 f"{label:28}{concurrency:>5}{s.rps:>9.0f}{s.p50_ms:>7.2f}ms{s.p99_ms:>7.2f}ms"
                 f"   {b.rps:>10.0f}{b.p50_ms:>7.2f}ms{b.p99_ms:>7.2f}ms"
-                f"   {s.rps / b.rps:>9.0%}{s.p50_ms - b.p50_ms:>8.2f}ms"
+                f"   {s.rps / b.rps:>10.0%}{s.p50_ms - b.p50_ms:>8.2f}ms"
+                f"   {s.cpu_us:>9.0f}us{b.cpu_us:>6.0f}us"
             )
     print("throughput: the service's requests/s as a share of the bare client's (target: at least 70%);")
     print("p50 added: the service's median latency minus the bare client's (target: at most 1 ms)")
+    print("CPU/request: CPU time of the service's process per request; bare: of the bare client's process")
 
 
 def _plot(
