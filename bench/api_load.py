@@ -5,7 +5,7 @@ wrk (Debian's package: `apt-get install wrk`), one thread, a fixed number of kee
 fixed time. The memory runs count their requests exactly, so an aiohttp loop in this process sends them.
 
     .venv/bin/python -m bench.api_load [--seconds 5] [--plot docs/api-load.png]
-    .venv/bin/python -m bench.api_load --profile profile.txt   # the service under pyinstrument instead
+    .venv/bin/python -m bench.api_load --profile /tmp/service-profile.txt  # the service under pyinstrument
 
 The baseline issues, from this process (on uvloop, as uvicorn runs the service) with the service's own
 client settings, exactly the calls the service makes for each route: GetItem (consistent), PutItem
@@ -417,7 +417,7 @@ async def _run(args: argparse.Namespace, endpoint: str) -> None:
     )
     with tempfile.TemporaryDirectory() as work:
         if args.profile is not None:
-            await _service(endpoint, known, args.seconds, Path(work), profile=args.profile)
+            await _service(endpoint, known, args.seconds, Path(work), profile=args.profile.resolve())
             print(f"profile: {args.profile}")
             return
         bare = await _bare(endpoint, known, args.seconds)
