@@ -11,7 +11,7 @@ DYNAMODB_MODE ?= $(if $(AWS_ENDPOINT_URL_DYNAMODB),endpoint,embedded)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test test-dynalite test-fuzz lint compose-config typecheck check init-table seed lambda-zip bench-cold-start lock clean
+.PHONY: help run test test-dynalite test-fuzz lint compose-config typecheck check init-table seed lambda-zip bench-cold-start bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -72,6 +72,11 @@ lambda-zip: $(STAMP)  ## build/getServiceRequest.zip for the Lambda runtime; pri
 
 bench-cold-start: lambda-zip  ## cold start of the Lambda package beside the lab's Node.js code
 	$(BIN)/python -m bench.cold_start --python-version $(LAMBDA_PYTHON)
+
+bench: $(STAMP)  ## docs/performance.md's tables and plots, on dynalite (a few minutes; needs node, npm, wrk)
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+	$(BIN)/python -m bench.active_list
+	$(BIN)/python -m bench.api_load
 
 lock:  ## re-resolve the pinned dependency sets after editing pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 --generate-hashes -q \

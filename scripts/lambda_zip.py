@@ -27,6 +27,8 @@ PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 # botocore ships the models of every AWS service (most of its size); the service calls DynamoDB only.
 # The credential services stay for roles assumed through a profile.
 BOTOCORE_MODELS_KEPT = {"dynamodb", "sts", "sso", "sso-oidc"}
+# uvicorn's event loop and HTTP parser (about 18 MiB): Lambda runs no HTTP server.
+SERVER_ONLY = ("uvloop", "httptools")
 
 
 def _interpreter(version: str) -> str:
@@ -46,6 +48,9 @@ def _prune(package_dir: Path) -> None:
     for model_dir in (package_dir / "botocore" / "data").iterdir():
         if model_dir.is_dir() and model_dir.name not in BOTOCORE_MODELS_KEPT:
             shutil.rmtree(model_dir)
+    for name in SERVER_ONLY:
+        for path in [package_dir / name, *package_dir.glob(f"{name}-*.dist-info")]:
+            shutil.rmtree(path, ignore_errors=True)
     for cache in package_dir.rglob("__pycache__"):
         shutil.rmtree(cache)
 
