@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -15,29 +14,16 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright
 
+from tests.chromium import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool
 from tests.process import ServiceProcess, running_service
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-    # No name resolves but 127.0.0.1: nothing leaves this machine. (Playwright's request routing would do
-    # it too, but it answers CORS preflights itself and so would hide what the service grants.)
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
+# No name resolves but 127.0.0.1: nothing leaves this machine. (Playwright's request routing would do it
+# too, but it answers CORS preflights itself and so would hide what the service grants.)
+CHROMIUM_FLAGS = [*CHROMIUM_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 PAGES = Path(__file__).parent / "browser"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.moto_only("starts the service with its embedded moto"),
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"needs Debian's chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_TEST
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

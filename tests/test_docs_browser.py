@@ -10,30 +10,11 @@ import httpx
 import pytest
 from playwright.async_api import Page, Route, async_playwright
 
+from tests.chromium import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.process import ServiceProcess, running_service
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-# No background traffic of Chromium's own (updates, sync, field trials, QUIC probes) either.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.moto_only("starts the service with its embedded moto"),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium); .ci/run installs it",
-    ),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")
