@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.conftest import SERVER
 from tests.helpers import create, put_raw, raw_item
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ async def test_fifty_concurrent_patches_with_one_if_match_give_one_success(api: 
 async def test_fifty_concurrent_patches_without_if_match_all_land(
     api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
 ) -> None:
-    """Every write lands, and each attribute holds the value of the last write that touched it, while
+    """Every write lands and is counted once; each attribute ends with a value written to it, and
     attributes that another writer (the console) sets at the same time survive too."""
     item = await create(api)
     path = f"/requests/8B1111/{item['service_id']}"
@@ -134,15 +135,23 @@ async def test_fifty_concurrent_patches_without_if_match_all_land(
     results = await asyncio.gather(*(api.patch(path, json=body) for body in patches), *console_writes)
     responses = [r for r in results if isinstance(r, httpx.Response)]
     assert [r.status_code for r in responses] == [200] * 50
-    versions = sorted(r.json()["version"] for r in responses)
-    assert versions == list(range(2, 52)), "each write is counted once, in one order"
 
     final = await raw_item(dynamodb, table, "8B1111", item["service_id"])
     assert final is not None
-    assert final["version"] == {"N": "51"}
+    assert final["version"] == {"N": "51"}, "each of the 50 writes is counted once"
+    for field in FIELDS:
+        assert final[field]["S"] in {body[field] for body in patches if field in body}
+    for n in range(10):
+        assert final[f"console_note_{n}"] == {"S": f"note {n}"}
+
+    if SERVER == "moto":
+        # moto's threaded server builds ReturnValues from the live item, so under this much concurrency
+        # an answer may already show a later write. DynamoDB (and dynalite) answer each write with the
+        # item as that write left it, which the checks below rely on.
+        return
+    versions = sorted(r.json()["version"] for r in responses)
+    assert versions == list(range(2, 52)), "the writes happened in one order"
     by_version = {r.json()["version"]: body for r, body in zip(responses, patches, strict=True)}
     for field in FIELDS:
         last = max(v for v, body in by_version.items() if field in body)
         assert final[field] == {"S": by_version[last][field]}, f"{field} lost its last write"
-    for n in range(10):
-        assert final[f"console_note_{n}"] == {"S": f"note {n}"}
