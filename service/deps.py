@@ -84,7 +84,6 @@ async def idempotency_key(
 
 
 RepoDep = Annotated[Repository, Depends(get_repository)]
-TechnicianDep = Annotated[Claims, Depends(require_technician)]
 IfMatchDep = Annotated[frozenset[int] | None, Depends(if_match)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
