@@ -48,6 +48,7 @@ async def test_the_same_key_with_another_body_is_refused_and_stores_nothing(
     assert await count_items(dynamodb, table) == 1
 
 
+@pytest.mark.atomic_writes("moto checks a write's condition and applies it to the item without a lock")
 async def test_concurrent_retries_store_one_request(
     api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
 ) -> None:
