@@ -44,6 +44,15 @@ def test_compose_runs_the_tested_commands(compose: dict[str, Any]) -> None:
     assert services["init-table"]["build"] == services["api"]["build"]
 
 
+def test_compose_builds_from_the_dockerfiles_base_image_unless_told_otherwise(
+    compose: dict[str, Any],
+) -> None:
+    (default,) = re.findall(
+        r"^ARG PYTHON_IMAGE=(\S+)$", (ROOT / "Dockerfile").read_text(), flags=re.MULTILINE
+    )
+    assert compose["services"]["api"]["build"]["args"]["PYTHON_IMAGE"] == f"${{PYTHON_IMAGE:-{default}}}"
+
+
 def test_compose_environment_is_a_valid_configuration(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
