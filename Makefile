@@ -11,7 +11,7 @@ DYNAMODB_MODE ?= $(if $(AWS_ENDPOINT_URL_DYNAMODB),endpoint,embedded)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test test-dynalite test-fuzz lint compose-config typecheck check init-table seed lambda-zip bench-cold-start bench lock clean
+.PHONY: help run test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit lambda-zip bench-cold-start bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,6 +63,11 @@ init-table: $(STAMP)  ## create VehicleServices at the configured endpoint (idem
 
 seed: $(STAMP)  ## load the lab's two rows, never overwriting
 	$(BIN)/python -m service seed
+
+AUDIT_ARGS ?=
+
+audit: $(STAMP)  ## report the items the lists cannot show or address well (AUDIT_ARGS=--fix mends statuses)
+	$(BIN)/python -m service audit $(AUDIT_ARGS)
 
 LAMBDA_PYTHON ?= 3.13
 LAMBDA_ARCH ?= x86_64

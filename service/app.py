@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
@@ -17,6 +16,7 @@ from starlette.routing import BaseRoute, Match
 from service import website
 from service.auth import build_authenticator
 from service.bodylimit import BodyLimitMiddleware
+from service.cors import RouteCors
 from service.deps import require_technician
 from service.docs import add_docs
 from service.dynamo import Backend
@@ -139,16 +139,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_docs(app, openapi_url=OPENAPI_URL)
     # Inside CORS, so a browser can read the 413 too.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=settings.cors_allow_credentials,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Content-Type", "Authorization", "If-Match", "Idempotency-Key", REQUEST_ID_HEADER],
-            expose_headers=["Location", "ETag", "Retry-After", "Idempotent-Replayed", REQUEST_ID_HEADER],
-            max_age=600,
-        )
+    app.add_middleware(
+        RouteCors,
+        public_paths={website.PUBLIC_PATH},
+        origins=settings.technician_origins,
+        allow_credentials=settings.cors_allow_credentials,
+    )
     # Added last, so it wraps CORS too and logs preflight answers with their id.
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -1,4 +1,4 @@
-"""Command line: serve the API, create the table, load the lab's rows."""
+"""Command line: serve the API, create the table, load the lab's rows, audit the table's items."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from service.app import create_app
+from service.audit import audit
 from service.dynamo import Backend, open_client
 from service.embedded import start_embedded_dynamodb
 from service.logs import configure_logging
@@ -49,6 +50,12 @@ async def _seed(settings: Settings) -> None:
         log.info("seeded %s", ", ".join(added) if added else "nothing: the lab's rows are there already")
     finally:
         await backend.aclose()
+
+
+async def _audit(settings: Settings, *, fix: bool) -> int:
+    async with AsyncExitStack() as stack:
+        client = await open_client(settings, stack)
+        return await audit(client, settings.table_name, fix=fix)
 
 
 def _tune_gc() -> None:
@@ -105,6 +112,17 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", action="store_true", help="store the lab's rows too, only when this call created the table"
     )
     commands.add_parser("seed", help="store the lab's two example rows unless they exist")
+    audit_command = commands.add_parser(
+        "audit",
+        help="read the whole table once and report the items its lists cannot show or address well; "
+        "exit 1 when there are any",
+    )
+    audit_command.add_argument(
+        "--fix",
+        action="store_true",
+        help="also set misspelled statuses to the website's spelling and missing ones to New Request, "
+        "each only while the item is as it was read; never deletes",
+    )
     commands.add_parser("healthcheck", help="exit 0 when the local server's /readyz answers 200")
     args = parser.parse_args(argv)
 
@@ -134,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         except SchemaMismatch as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+    elif args.command == "audit":
+        return asyncio.run(_audit(settings, fix=args.fix))
     else:
         asyncio.run(_seed(settings))
     return 0

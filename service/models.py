@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -37,17 +39,72 @@ ACTIVE_STATUSES: tuple[Status, ...] = tuple(
     s for s in Status if s not in {Status.NEW_REQUEST, Status.COMPLETED, Status.REJECTED}
 )
 
-_PLATE = re.compile(r"[A-Za-z0-9]+(?:[ -][A-Za-z0-9]+)*")
+# What people may type, in characters; each bound is far above what a person types, and together they
+# keep an item far below DynamoDB's 400 KB (tests/test_hostile_input.py adds it up).
+PLATE_MAX = 40
+PHONE_MAX = 100
+DESCRIPTION_MAX = 10_000
+# The most a key attribute can hold: license_plate is the sort key of StatusIndex, service_id of the table.
+KEY_MAX_BYTES = 1024
+
 _SERVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_PHONE = re.compile(r"\+?[0-9 ().-]+")
-_ALLOWED_CONTROLS = {"\n", "\t"}
+_ALLOWED_CONTROLS = frozenset("\n\t")
+_LINE_BREAK = re.compile(r"\r\n?")
+# A run of characters that reads as a phone number: it starts with a digit (of any script).
+_PHONE_RUN = re.compile(r"\d[\d\s+().\-/]*")
 
 
-def _license_plate(value: str) -> str:
-    if not _PLATE.fullmatch(value):
-        raise ValueError(
-            "a license plate holds only letters and digits, separated by single spaces or hyphens"
-        )
+def timestamp() -> str:
+    """Now, as the service stores times: ISO 8601 in UTC, to the millisecond."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def fold_status(text: str) -> str:
+    """A status with case and spaces ignored: how people and the AWS console misspell the nine."""
+    return "".join(text.split()).casefold()
+
+
+_STATUS_BY_FOLD = {fold_status(s.value): s.value for s in Status}
+
+
+def known_status(text: str) -> Status | None:
+    """The status `text` means when case and spaces are ignored, if any."""
+    value = _STATUS_BY_FOLD.get(fold_status(text))
+    return Status(value) if value is not None else None
+
+
+def _no_controls(value: str) -> str:
+    for c in value:
+        if unicodedata.category(c) in {"Cc", "Cs"} and c not in _ALLOWED_CONTROLS:
+            raise ValueError(f"the control character U+{ord(c):04X} is not allowed (newlines and tabs are)")
+    return value
+
+
+def _one_line_break(value: Any) -> Any:
+    # Windows and HTML forms send CRLF, some old clients a bare CR; both are the newline a person typed.
+    return _LINE_BREAK.sub("\n", value) if isinstance(value, str) else value
+
+
+def canonical_plate(text: str) -> str:
+    """One spelling per vehicle: compatibility characters folded (NFKC, e.g. full-width letters),
+    invisible format characters dropped, whitespace trimmed and collapsed to single spaces, upper case."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(text.split()).upper()
+
+
+def _plate(value: str) -> str:
+    plate = canonical_plate(_no_controls(value))
+    if not plate:
+        raise ValueError("a license plate needs at least one visible character")
+    if len(plate) > PLATE_MAX:
+        raise ValueError(f"a license plate has at most {PLATE_MAX} characters")
+    return plate
+
+
+def _phone_number(value: str) -> str:
+    if not any(c.isdecimal() for c in _no_controls(value)):
+        raise ValueError("a phone number needs at least one digit")
     return value
 
 
@@ -59,49 +116,77 @@ def _service_id(value: str) -> str:
     return value
 
 
-def _phone_number(value: str) -> str:
-    digits = sum(c.isdigit() for c in value)
-    if not _PHONE.fullmatch(value) or not 7 <= digits <= 15:
-        raise ValueError(
-            "a phone number has 7 to 15 digits and only '+', spaces, '(', ')', '.' or '-' besides"
-        )
-    return value
-
-
-def _printable(value: str) -> str:
-    if any(unicodedata.category(c) in {"Cc", "Cs"} and c not in _ALLOWED_CONTROLS for c in value):
-        raise ValueError("control characters are not allowed")
-    # The website, and the lab's own Lambda behind it, put this text into the page as HTML.
-    if "<" in value or ">" in value:
-        raise ValueError("'<' and '>' are not allowed: the website shows this text as HTML")
-    return value
-
-
 def _key_text(value: str) -> str:
-    # Keys read back items written elsewhere (the AWS console, the lab's Node code), so they are not
-    # held to the write patterns; they only have to be something DynamoDB could have stored.
-    if value != value.strip() or any(unicodedata.category(c) in {"Cc", "Cs"} for c in value):
-        raise ValueError("no surrounding whitespace or control characters")
+    # Keys look up items written anywhere (the AWS console, the lab's Node code stored what people
+    # typed, spaces and all): anything DynamoDB could have stored under a key is accepted as it is.
+    if len(value.encode("utf-8", "surrogatepass")) > KEY_MAX_BYTES:
+        raise ValueError(f"a key has at most {KEY_MAX_BYTES} bytes in UTF-8")
     return value
 
 
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+def _status_spelling(value: Any) -> Any:
+    if isinstance(value, str):
+        status = known_status(value)
+        return status.value if status is not None else value
+    return value
 
 
-def _stripped(max_length: int) -> StringConstraints:
+def _typed(max_length: int) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-LicensePlate = Annotated[str, _stripped(16), AfterValidator(_license_plate)]
-ServiceId = Annotated[str, _stripped(64), AfterValidator(_service_id)]
-PhoneNumber = Annotated[str, _stripped(25), AfterValidator(_phone_number)]
-Description = Annotated[str, _stripped(1000), AfterValidator(_printable)]
-StatusValue = Annotated[Status, BeforeValidator(_strip)]
-# A key taken from a URL path: any text DynamoDB could hold, up to a length a path may sensibly carry.
-KeyText = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_key_text)]
+# Typed by people (the public form, technicians): accepted as typed, trimmed, refused only when empty, over
+# the bound or holding control characters. Plates are stored in their canonical form.
+LicensePlate = Annotated[str, _typed(PLATE_MAX), AfterValidator(_plate)]
+PhoneNumber = Annotated[str, _typed(PHONE_MAX), AfterValidator(_phone_number)]
+# (A before-validator listed after the constraints runs first, and the constraints stay in the str schema.)
+Description = Annotated[
+    str, _typed(DESCRIPTION_MAX), BeforeValidator(_one_line_break), AfterValidator(_no_controls)
+]
+# One of the nine, however its case and spaces are typed; stored as the website spells it.
+StatusValue = Annotated[Status, BeforeValidator(_status_spelling)]
+# Chosen by programs: held to a pattern.
+ServiceId = Annotated[str, _typed(64), AfterValidator(_service_id)]
+# A key to look up: exactly as given, whatever DynamoDB could hold.
+KeyText = Annotated[str, StringConstraints(min_length=1, max_length=KEY_MAX_BYTES), AfterValidator(_key_text)]
 # A status to look up: anything, since items written elsewhere may carry statuses the website lacks.
-StatusText = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_key_text)]
+StatusText = Annotated[
+    str, StringConstraints(min_length=1, max_length=KEY_MAX_BYTES), AfterValidator(_key_text)
+]
+
+
+def _unique(texts: Any) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(texts))
+
+
+def plate_keys(plate: str, *, unescape: bool = False) -> tuple[str, ...]:
+    """The partitions that rows of a plate named as `plate` may be stored under, in the order to look:
+    the text exactly as given (the lab's code and the console stored plates as typed), then its canonical
+    form (what this service stores). With `unescape`, also the text HTML-unescaped: the website's routes
+    answer escaped text, which a page may send back as it got it. Keys DynamoDB cannot hold are left out."""
+    given = _unique([plate, html.unescape(plate)] if unescape else [plate])
+    candidates = _unique(key for text in given for key in (text, canonical_plate(text)))
+    return tuple(k for k in candidates if k and len(k.encode("utf-8", "surrogatepass")) <= KEY_MAX_BYTES)
+
+
+# (license_plate, service_id): where one request is stored.
+ItemKey = tuple[str, str]
+
+
+def item_keys(plate: str, service_id: str, *, unescape: bool = False) -> tuple[ItemKey, ...]:
+    """The keys one request named as (`plate`, `service_id`) may be stored under, in the order to try."""
+    ids = _unique([service_id, html.unescape(service_id)] if unescape else [service_id])
+    return tuple((p, i) for i in ids for p in plate_keys(plate, unescape=unescape))
+
+
+def phone_tail(phone_number: str | None) -> str:
+    """The last four digits of the number itself, as the public list shows them: in `208-555-1234 ext 5`
+    or `call 208.555.1234` that is `1234`, not the extension's digits."""
+    runs = _PHONE_RUN.findall(phone_number or "")
+    digits = ["".join(c for c in run if c.isdecimal()) for run in runs]
+    number = next((d for d in digits if len(d) >= 7), max(digits, key=len, default=""))
+    return number[-4:]
+
 
 LAB_EXAMPLE = {
     "license_plate": "8B1111",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
+import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,15 +23,16 @@ from service.errors import (
     InvalidCursor,
     NotFound,
     PreconditionFailed,
-    ServiceError,
 )
 from service.models import (
     ACTIVE_STATUSES,
+    ItemKey,
     ServiceRequest,
     ServiceRequestCreate,
     ServiceRequestPage,
     ServiceRequestUpdate,
     Status,
+    timestamp,
 )
 
 if TYPE_CHECKING:
@@ -70,10 +72,6 @@ _UNAVAILABLE_CODES = {
 }
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _text(value: AttributeValueTypeDef | None) -> str | None:
     # Items typed in the AWS console may hold a number where the lab used a string; read both.
     if value is None:
@@ -100,6 +98,11 @@ def _to_model(item: Item) -> ServiceRequest:
         version=_version(item.get("version")),
         **{name: _text(item.get(name)) for name in _TEXT_FIELDS},
     )
+
+
+def _not_found(keys: Sequence[ItemKey]) -> NotFound:
+    license_plate, service_id = keys[0] if keys else ("", "")
+    return NotFound(f"no service request {license_plate}/{service_id}")
 
 
 def _key(license_plate: str, service_id: str) -> dict[str, AttributeValueTypeDef]:
@@ -214,7 +217,7 @@ class Repository:
             if first_use:  # the given service_id belongs to another request: free the key again
                 await self._forget_key(idempotency_key)
                 raise
-            return await self.get(new.license_plate, stored_id), True
+            return await self.get([(new.license_plate, stored_id)]), True
 
     async def _claim_key(
         self, key: str, fingerprint: str, license_plate: str, service_id: str
@@ -256,7 +259,7 @@ class Repository:
             )
 
     async def _put_new(self, new: ServiceRequestCreate, service_id: str) -> ServiceRequest:
-        now = _now()
+        now = timestamp()
         item: dict[str, AttributeValueTypeDef] = {
             **_key(new.license_plate, service_id),
             "phone_number": {"S": new.phone_number},
@@ -279,32 +282,33 @@ class Repository:
             raise AlreadyExists(f"service request {new.license_plate}/{service_id} exists already") from None
         return _to_model(item)
 
-    async def get(self, license_plate: str, service_id: str) -> ServiceRequest:
-        """The request under that key; raises NotFound."""
-        async with self._call():
-            response = await self._client.get_item(
-                TableName=self._table, Key=_key(license_plate, service_id), ConsistentRead=True
-            )
-        if "Item" not in response:
-            raise NotFound(f"no service request {license_plate}/{service_id}")
-        return _to_model(response["Item"])
+    async def get(self, keys: Sequence[ItemKey]) -> ServiceRequest:
+        """The request under the first of `keys` that holds one (see models.item_keys); raises NotFound."""
+        for license_plate, service_id in keys:
+            async with self._call():
+                response = await self._client.get_item(
+                    TableName=self._table, Key=_key(license_plate, service_id), ConsistentRead=True
+                )
+            if "Item" in response:
+                return _to_model(response["Item"])
+        raise _not_found(keys)
 
     async def update(
         self,
-        license_plate: str,
-        service_id: str,
+        keys: Sequence[ItemKey],
         changes: ServiceRequestUpdate,
         *,
         if_version: frozenset[int] | None = None,
     ) -> ServiceRequest:
-        """Apply `changes` in one conditional UpdateItem; other attributes, known or not, stay as they are.
+        """Apply `changes` in one conditional UpdateItem to the request under the first of `keys` that
+        holds one; other attributes, known or not, stay as they are. Raises NotFound, PreconditionFailed.
 
         `completion_date` is present exactly while the status is Completed: it is stamped when the
         status becomes Completed (kept if it already was) and removed when the status moves on.
         Every write adds one to `version` (an item written elsewhere gets its first). With
         `if_version`, the write happens only while the version is one of those (0: no version yet).
         """
-        now = _now()
+        now = timestamp()
         names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
         values: dict[str, AttributeValueTypeDef] = {":updated_at": {"S": now}, ":one": {"N": "1"}}
         assignments = ["#updated_at = :updated_at"]
@@ -325,71 +329,82 @@ class Repository:
         condition = "attribute_exists(license_plate)"
         if if_version is not None:
             condition += f" AND ({_version_condition(if_version, names, values)})"
-        try:
-            async with self._call():
-                response = await self._client.update_item(
-                    TableName=self._table,
-                    Key=_key(license_plate, service_id),
-                    UpdateExpression=expression,
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnValues="ALL_NEW",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-        except _ConditionFailed as failed:
-            raise await self._why_not(license_plate, service_id, failed, if_version) from None
-        return _to_model(response["Attributes"])
+        for license_plate, service_id in keys:
+            try:
+                async with self._call():
+                    response = await self._client.update_item(
+                        TableName=self._table,
+                        Key=_key(license_plate, service_id),
+                        UpdateExpression=expression,
+                        ConditionExpression=condition,
+                        ExpressionAttributeNames=names,
+                        ExpressionAttributeValues=values,
+                        ReturnValues="ALL_NEW",
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    )
+            except _ConditionFailed as failed:
+                await self._raise_if_changed(license_plate, service_id, failed, if_version)
+                continue
+            return _to_model(response["Attributes"])
+        raise _not_found(keys)
 
-    async def delete(
-        self, license_plate: str, service_id: str, *, if_version: frozenset[int] | None = None
-    ) -> None:
-        """Remove the request; raises NotFound when there is none (PreconditionFailed: other version)."""
+    async def delete(self, keys: Sequence[ItemKey], *, if_version: frozenset[int] | None = None) -> None:
+        """Remove the request under the first of `keys` that holds one; raises NotFound when none does,
+        PreconditionFailed when it is there at another version."""
         names: dict[str, str] = {}
         values: dict[str, AttributeValueTypeDef] = {}
         condition = "attribute_exists(license_plate)"
         if if_version is not None:
             condition += f" AND ({_version_condition(if_version, names, values)})"
-        request: DeleteItemInputTypeDef = {
-            "TableName": self._table,
-            "Key": _key(license_plate, service_id),
-            "ConditionExpression": condition,
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-        if names:
-            request["ExpressionAttributeNames"] = names
-            request["ExpressionAttributeValues"] = values
-        try:
-            async with self._call():
-                await self._client.delete_item(**request)
-        except _ConditionFailed as failed:
-            raise await self._why_not(license_plate, service_id, failed, if_version) from None
+        for license_plate, service_id in keys:
+            request: DeleteItemInputTypeDef = {
+                "TableName": self._table,
+                "Key": _key(license_plate, service_id),
+                "ConditionExpression": condition,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+            if names:
+                request["ExpressionAttributeNames"] = names
+                request["ExpressionAttributeValues"] = values
+            try:
+                async with self._call():
+                    await self._client.delete_item(**request)
+            except _ConditionFailed as failed:
+                await self._raise_if_changed(license_plate, service_id, failed, if_version)
+                continue
+            return
+        raise _not_found(keys)
 
-    async def _why_not(
+    async def _raise_if_changed(
         self, license_plate: str, service_id: str, failed: _ConditionFailed, if_version: frozenset[int] | None
-    ) -> ServiceError:
-        """NotFound, or PreconditionFailed when the item is there at another version."""
+    ) -> None:
+        """After a failed conditional write: PreconditionFailed when the item is there at another
+        version; nothing when there is no item under that key."""
+        if if_version is None:
+            return  # the only condition was that the item exists
         exists = failed.item is not None
-        if if_version is not None and not exists:
+        if not exists:
             # Not every DynamoDB implementation returns the old item; look, on this failure path only.
             try:
-                await self.get(license_plate, service_id)
+                await self.get([(license_plate, service_id)])
                 exists = True
             except NotFound:
                 pass
-        if if_version is not None and exists:
-            return PreconditionFailed(
+        if exists:
+            raise PreconditionFailed(
                 f"service request {license_plate}/{service_id} has changed; read it again"
             )
-        return NotFound(f"no service request {license_plate}/{service_id}")
 
     async def list_by_vehicle(
-        self, license_plate: str, *, limit: int, cursor: str | None = None
+        self, plates: Sequence[str], *, limit: int, cursor: str | None = None
     ) -> ServiceRequestPage:
-        """One vehicle's requests in service_id order (creation order for generated ids)."""
-        scope = f"vehicle:{license_plate}"
-        start = self._cursors.decode(scope, cursor, TABLE_KEY) if cursor is not None else None
-        items = await self._query(self._vehicle_query(license_plate), limit + 1, start)
+        """One vehicle's requests from every partition in `plates` (see models.plate_keys), in
+        service_id order (creation order for generated ids)."""
+        scope = "vehicle:" + "\0".join(plates)
+        after = self._cursors.decode(scope, cursor, TABLE_KEY) if cursor is not None else None
+        if after is not None and after["license_plate"] not in plates:
+            raise InvalidCursor("the cursor does not describe a position in this list")
+        items = await self._history(plates, limit + 1, after)
         return self._page(items, limit, scope, TABLE_KEY)
 
     async def list_by_status(
@@ -430,28 +445,55 @@ class Repository:
         The Queries (one per status) run concurrently. `fields` limits the attributes read back
         (the keys are always included).
         """
+        pages = await self._concurrently(
+            self._query(self._status_query(status, fields), None, None) for status in statuses
+        )
+        return [_to_model(item) for page in pages for item in page]
+
+    async def vehicle_history(self, plates: Sequence[str]) -> list[ServiceRequest]:
+        """Every request of one vehicle, from every partition in `plates`, in service_id order."""
+        return [_to_model(item) for item in await self._history(plates, None, None)]
+
+    async def _history(
+        self, plates: Sequence[str], wanted: int | None, after: dict[str, str] | None
+    ) -> list[Item]:
+        """Up to `wanted` items (None: all) of the partitions `plates`, ordered by service_id and then by
+        the partition's place in `plates`, starting after the position `after` in that order."""
+        queries = []
+        for place, plate in enumerate(plates):
+            if after is None:
+                queries.append(self._vehicle_query(plate))
+            else:
+                # The cursor's partition, and those before it, have returned the cursor's id already.
+                done = place <= plates.index(after["license_plate"])
+                queries.append(self._vehicle_query(plate, after["service_id"], inclusive=not done))
+        pages = await self._concurrently(self._query(query, wanted, None) for query in queries)
+        merged = heapq.merge(*pages, key=lambda item: item["service_id"]["S"])
+        return list(itertools.islice(merged, wanted))
+
+    async def _concurrently(self, calls: Iterable[Coroutine[Any, Any, list[Item]]]) -> list[list[Item]]:
+        """The results of `calls`, run concurrently; the first failure cancels the others."""
         try:
-            # A TaskGroup, unlike gather, cancels and awaits the other Queries when one fails, so
-            # none is left pending (on Lambda the loop stops between invocations).
+            # A TaskGroup, unlike gather, cancels and awaits the other calls when one fails, so none
+            # is left pending (on Lambda the loop stops between invocations).
             async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(self._query(self._status_query(status, fields), None, None))
-                    for status in statuses
-                ]
+                tasks = [group.create_task(call) for call in calls]
         except ExceptionGroup as failures:
             raise failures.exceptions[0] from None
-        return [_to_model(item) for task in tasks for item in task.result()]
+        return [task.result() for task in tasks]
 
-    async def vehicle_history(self, license_plate: str) -> list[ServiceRequest]:
-        """Every request of one vehicle, in service_id order."""
-        items = await self._query(self._vehicle_query(license_plate), None, None)
-        return [_to_model(item) for item in items]
-
-    def _vehicle_query(self, license_plate: str) -> QueryInputTypeDef:
+    def _vehicle_query(
+        self, license_plate: str, from_id: str | None = None, *, inclusive: bool = False
+    ) -> QueryInputTypeDef:
+        condition = "license_plate = :plate"
+        values: dict[str, AttributeValueTypeDef] = {":plate": {"S": license_plate}}
+        if from_id is not None:
+            condition += f" AND service_id {'>=' if inclusive else '>'} :from"
+            values[":from"] = {"S": from_id}
         return {
             "TableName": self._table,
-            "KeyConditionExpression": "license_plate = :plate",
-            "ExpressionAttributeValues": {":plate": {"S": license_plate}},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
         }
 
     def _status_query(self, status: str, fields: Sequence[str] | None = None) -> QueryInputTypeDef:

@@ -1,5 +1,8 @@
 """One log line per HTTP request, with a request id that the response returns in X-Request-ID.
 
+Every answer also carries `X-Content-Type-Options: nosniff`: text people typed is returned as JSON data,
+and no browser may guess it to be a page.
+
 Pure ASGI middleware rather than BaseHTTPMiddleware: it adds no task per request and leaves streamed
 responses alone. It logs the method, the path (license plates and ids only), the status and the duration;
 never the query string (it may carry tokens), headers or bodies.
@@ -53,7 +56,9 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = rid
+                headers["X-Content-Type-Options"] = "nosniff"
             await send(message)
 
         token = request_id.set(rid)

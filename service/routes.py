@@ -26,11 +26,16 @@ from service.models import (
     ServiceRequestPage,
     ServiceRequestUpdate,
     StatusText,
+    item_keys,
+    plate_keys,
 )
 
 PlatePath = Annotated[
     KeyText,
-    Path(description="The vehicle's license plate.", openapi_examples={"lab": {"value": "8B1111"}}),
+    Path(
+        description="The vehicle's license plate: as stored, or as typed (`abc 123` finds `ABC 123`).",
+        openapi_examples={"lab": {"value": "8B1111"}},
+    ),
 ]
 IdPath = Annotated[
     KeyText, Path(description="The service request's id.", openapi_examples={"lab": {"value": "1"}})
@@ -109,7 +114,7 @@ async def list_by_status(
 
 
 @requests_router.get(
-    "/requests/{license_plate}/{service_id}",
+    "/requests/{license_plate:path}/{service_id}",
     name="get_request",
     summary="Read one service request",
     responses=error_responses(404),
@@ -117,13 +122,13 @@ async def list_by_status(
 async def get_request(
     license_plate: PlatePath, service_id: IdPath, repo: RepoDep, response: Response
 ) -> ServiceRequest:
-    item = await repo.get(license_plate, service_id)
+    item = await repo.get(item_keys(license_plate, service_id))
     response.headers["ETag"] = etag(item)
     return item
 
 
 @requests_router.patch(
-    "/requests/{license_plate}/{service_id}",
+    "/requests/{license_plate:path}/{service_id}",
     summary="Change a service request's phone number, description or status",
     description="One atomic update of the fields given; other attributes stay as they are. "
     "Setting the status to Completed stamps `completion_date`. With `If-Match`, only while the "
@@ -138,13 +143,13 @@ async def update_request(
     versions: IfMatchDep,
     response: Response,
 ) -> ServiceRequest:
-    item = await repo.update(license_plate, service_id, changes, if_version=versions)
+    item = await repo.update(item_keys(license_plate, service_id), changes, if_version=versions)
     response.headers["ETag"] = etag(item)
     return item
 
 
 @requests_router.delete(
-    "/requests/{license_plate}/{service_id}",
+    "/requests/{license_plate:path}/{service_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a service request",
     description="With `If-Match`, only while the request is still at that ETag.",
@@ -153,18 +158,18 @@ async def update_request(
 async def delete_request(
     license_plate: PlatePath, service_id: IdPath, repo: RepoDep, versions: IfMatchDep
 ) -> None:
-    await repo.delete(license_plate, service_id, if_version=versions)
+    await repo.delete(item_keys(license_plate, service_id), if_version=versions)
 
 
 @requests_router.get(
-    "/vehicles/{license_plate}/requests",
+    "/vehicles/{license_plate:path}/requests",
     summary="A vehicle's service history",
     responses=error_responses(400),
 )
 async def list_by_vehicle(
     license_plate: PlatePath, repo: RepoDep, cursor: Cursor = None, limit: Limit = 100
 ) -> ServiceRequestPage:
-    return await repo.list_by_vehicle(license_plate, limit=limit, cursor=cursor)
+    return await repo.list_by_vehicle(plate_keys(license_plate), limit=limit, cursor=cursor)
 
 
 @health_router.get("/healthz", summary="The process is alive")

@@ -52,11 +52,14 @@ class Settings(BaseSettings):
     # Addresses whose X-Forwarded-For/-Proto uvicorn believes (comma-separated, or * behind a proxy that
     # is the only way in); the scheme and host they give end up in Location headers.
     forwarded_allow_ips: str = "127.0.0.1"
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Origins whose pages may call the technicians' routes (comma-separated, `*` for any). Unset means
+    # any origin with a local DynamoDB (make run, docker compose) and none against AWS. The public form
+    # and list grant every origin whatever this says, without credentials.
+    cors_origins: Annotated[list[str] | None, NoDecode] = None
     cors_allow_credentials: bool = False
     # Larger request bodies are refused with 413 before they are parsed. The largest valid body (a
-    # 1000-character description of 4-byte characters, JSON-escaped) is about 12 KB.
-    max_body_bytes: int = Field(default=16 * 1024, ge=1024, le=10 * 1024 * 1024)
+    # 10,000-character description of 4-byte characters, each JSON-escaped to 12 bytes) is about 122 KB.
+    max_body_bytes: int = Field(default=128 * 1024, ge=1024, le=10 * 1024 * 1024)
 
     # How technicians are recognised: `jwt` verifies Cognito ID tokens itself, `gateway` trusts the
     # claims of an API Gateway Cognito authorizer, `none` lets everyone in (local development only).
@@ -110,6 +113,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_cors(self) -> Settings:
+        if self.cors_origins is None:
+            self.cors_origins = ["*"] if self.dynamodb_mode != "aws" else []
         if "*" in self.cors_origins and self.cors_allow_credentials:
             raise ConfigurationError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
         return self
@@ -120,6 +125,12 @@ class Settings(BaseSettings):
         if self.auth_mode is not None:
             return self.auth_mode
         return "none" if self.dynamodb_mode == "embedded" else "jwt"
+
+    @property
+    def technician_origins(self) -> list[str]:
+        """The resolved CORS_ORIGINS (never None once validated)."""
+        assert self.cors_origins is not None
+        return self.cors_origins
 
     @property
     def cognito_issuer(self) -> str | None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, status
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from service.deps import IdempotencyKeyDep, IfMatchDep, RepoDep, error_responses, require_technician
+from service.errors import NotFound
 from service.models import (
     ACTIVE_STATUSES,
     Description,
@@ -20,10 +21,18 @@ from service.models import (
     ServiceRequestUpdate,
     Status,
     StatusValue,
+    item_keys,
+    phone_tail,
+    plate_keys,
 )
 
+# The public page's routes: the list and the request form, open to every origin.
+PUBLIC_PATH: Final = "/service-request"
 CREATED: Final = "Successfully added new service request"
 UPDATED: Final = "Successfully updated service request"
+# What the course's backend answered, with 200, when the request to update did not exist: the page shows
+# only 2xx answers.
+NO_RECORD: Final = "No record found"
 
 # The admin page lists everything still to be decided or worked on, new requests included.
 _OPEN_STATUSES = [s.value for s in Status if s not in {Status.COMPLETED, Status.REJECTED}]
@@ -85,13 +94,9 @@ class WebsiteUpdate(BaseModel):
         return self
 
 
-def _last_four_digits(phone_number: str | None) -> str:
-    return "".join(c for c in phone_number or "" if c.isdigit())[-4:]
-
-
 def _html_safe(item: ServiceRequest) -> ServiceRequest:
-    # The website puts these values into its page with innerHTML. What the API writes cannot hold
-    # markup, but items typed in the AWS console can; escaped, they still display as typed.
+    # The website puts these values into its page with innerHTML. What people type is stored as typed,
+    # markup characters included; escaped, it displays as typed and can never become an element.
     text = {
         name: html.escape(value)
         for name, value in item.model_dump(exclude_none=True).items()
@@ -110,7 +115,7 @@ admin = APIRouter(
 
 
 @router.get(
-    "/service-request",
+    PUBLIC_PATH,
     summary="The public list of active requests",
     description="Every active request (as `GET /requests/active`, all of it), with only its id, its status "
     "and the last four digits of the customer's phone number.",
@@ -122,14 +127,14 @@ async def public_requests(repo: RepoDep) -> list[PublicRequest]:
         PublicRequest(
             service_id=html.escape(item.service_id),
             service_status=html.escape(item.service_status or ""),
-            phone_number=_last_four_digits(item.phone_number),
+            phone_number=phone_tail(item.phone_number),
         )
         for item in items
     ]
 
 
 @router.post(
-    "/service-request",
+    PUBLIC_PATH,
     status_code=status.HTTP_201_CREATED,
     summary="Request a service (the public form)",
     response_description="The message the website shows",
@@ -148,9 +153,10 @@ async def open_requests(repo: RepoDep) -> list[ServiceRequest]:
 @admin.put(
     "/{service_id}",
     summary="Change a request's status (or phone number, description)",
-    description="One conditional UpdateItem, never an upsert; setting Completed stamps `completion_date`.",
+    description="One conditional UpdateItem, never an upsert; setting Completed stamps `completion_date`. "
+    f'A request that does not exist is answered `200` with `"{NO_RECORD}"`, which the page shows.',
     response_description="The message the website shows",
-    responses=error_responses(404, 412),
+    responses=error_responses(412),
 )
 async def update_request(
     service_id: Annotated[KeyText, Path(openapi_examples={"lab": {"value": "1"}})],
@@ -158,17 +164,23 @@ async def update_request(
     repo: RepoDep,
     versions: IfMatchDep,
 ) -> str:
-    changes = change.model_dump(exclude_none=True, exclude={"license_plate"})
-    await repo.update(change.license_plate, service_id, ServiceRequestUpdate(**changes), if_version=versions)
+    changes = ServiceRequestUpdate(**change.model_dump(exclude_none=True, exclude={"license_plate"}))
+    try:
+        # The page sends back the plate and id as the lists gave them: HTML-escaped.
+        await repo.update(
+            item_keys(change.license_plate, service_id, unescape=True), changes, if_version=versions
+        )
+    except NotFound:
+        return NO_RECORD
     return UPDATED
 
 
 @admin.get(
-    "/vehicle-history/{license_plate}",
+    "/vehicle-history/{license_plate:path}",
     summary="A vehicle's whole service history",
     responses=error_responses(),
 )
 async def vehicle_history(
     license_plate: Annotated[KeyText, Path(openapi_examples={"lab": {"value": "8B1111"}})], repo: RepoDep
 ) -> list[ServiceRequest]:
-    return [_html_safe(item) for item in await repo.vehicle_history(license_plate)]
+    return [_html_safe(item) for item in await repo.vehicle_history(plate_keys(license_plate, unescape=True))]

@@ -1,18 +1,19 @@
-"""A real browser on another origin makes the website's calls: allowed for its origin, refused for others."""
+"""A real browser on another origin makes the website's calls and types into its form."""
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 
 from tests.chromium import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool
@@ -61,26 +62,34 @@ def service(page_origins: tuple[str, str], user_pool: UserPool) -> Iterator[Serv
         yield running
 
 
-async def _run_page(origin: str, api: str, token: str) -> dict[str, Any]:
-    """Open the page in headless Chromium, with every other host unreachable; the page's results."""
+@asynccontextmanager
+async def _open_page(origin: str, api: str, token: str | None = None) -> AsyncIterator[Page]:
+    """The test page in headless Chromium, from `origin`, with every other host unreachable."""
+    query = {"api": api, **({"token": token} if token else {})}
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
             page = await browser.new_page()
-            await page.goto(f"{origin}/website.html?{urlencode({'api': api, 'token': token})}")
-            await page.wait_for_function("window.done === true", timeout=30_000)
-            results: dict[str, Any] = await page.evaluate("window.results")
-            results["rendered"] = await page.inner_text("#requests")
-            return results
+            await page.goto(f"{origin}/website.html?{urlencode(query)}")
+            await page.wait_for_function("window.ready === true", timeout=30_000)
+            yield page
         finally:
             await browser.close()
+
+
+async def _run_calls(origin: str, api: str, token: str) -> dict[str, Any]:
+    """Every call the website makes, from `origin`; the page's results."""
+    async with _open_page(origin, api, token) as page:
+        results: dict[str, Any] = await page.evaluate("runCalls()")
+        results["rendered"] = await page.inner_text("#requests")
+        return results
 
 
 async def test_the_websites_calls_work_from_its_origin(
     service: ServiceProcess, page_origins: tuple[str, str], user_pool: UserPool
 ) -> None:
     website, _ = page_origins
-    results = await _run_page(website, service.url, user_pool.token())
+    results = await _run_calls(website, service.url, user_pool.token())
 
     assert sorted(r["service_id"] for r in results["publicList"]["body"]) == ["1", "2"]
     assert results["create"] == {"ok": True, "status": 201, "body": "Successfully added new service request"}
@@ -98,15 +107,57 @@ async def test_the_websites_calls_work_from_its_origin(
     assert results["rendered"] == "2 (***) ***-5309 Accepted"
 
 
-async def test_the_browser_refuses_answers_to_another_origin(
+async def test_another_origin_may_use_the_public_routes_but_not_the_technicians(
     service: ServiceProcess, page_origins: tuple[str, str], user_pool: UserPool
 ) -> None:
     _, stranger = page_origins
-    results = await _run_page(stranger, service.url, user_pool.token())
-    for call in ("publicList", "create", "adminList", "update", "history"):
+    results = await _run_calls(stranger, service.url, user_pool.token())
+    assert results["create"] == {"ok": True, "status": 201, "body": "Successfully added new service request"}
+    assert sorted(r["service_id"] for r in results["publicList"]["body"]) == ["1", "2"]
+    for call in ("adminList", "update", "history"):
         assert results[call]["error"] == "TypeError: Failed to fetch", call
-    # The preflight failed, so the writes never reached the service.
+    # The preflight failed, so the technician's update never reached the service.
     technician = {"Authorization": f"Bearer {user_pool.token()}"}
     async with httpx.AsyncClient(base_url=service.url, headers=technician) as api:
-        assert (await api.get("/vehicles/7C2020/requests")).json()["items"] == []
         assert (await api.get("/requests/8B1111/1")).json()["service_status"] == "Being Serviced"
+        assert len((await api.get("/vehicles/7C2020/requests")).json()["items"]) == 1
+
+
+# What people type, as they type it: extensions and words in phone numbers, markup characters, several
+# lines, other scripts, plates with dots and double spaces.
+TYPED = [
+    ("Brakes squeal > 30 mph", "208-555-1234 ext 5", "abc 123"),
+    ('<blinking>text</blinking> & "quotes"', "208.555.0101 cell", "a.b  12"),
+    ("Line one\nLine two\n\nÖlwechsel, bitte 🚗", "208-555-0106 x12", "münchen 1"),
+    ("刹车有异响，请检查", "+86 10 1234 5678", "京A·12345"),
+    ("Check <b>engine</b> light", "(208) 555-0199 / 208 555 0100", "  id 1-2345  "),
+]
+
+
+async def test_a_customer_types_requests_into_the_form_and_every_one_gets_through(
+    page_origins: tuple[str, str],
+) -> None:
+    """As `make run` starts it, with no settings: the website's origin is any origin."""
+    website, _ = page_origins
+    with running_service() as service:
+        async with _open_page(website, service.url) as page:
+            for number, (description, phone, plate) in enumerate(TYPED, start=1):
+                await page.fill("#service_description", description)
+                await page.fill("#phone_number", phone)
+                await page.fill("#license_plate", plate)
+                await page.click("button[type=submit]")
+                await page.wait_for_function(f"window.submitted === {number}", timeout=30_000)
+                assert await page.inner_text("#message") == "Successfully added new service request"
+                assert await page.input_value("#service_description") == "", "the form was reset"
+            await page.evaluate("renderLists()")
+            admin = await page.inner_text("#admin")
+            elements = await page.evaluate("document.querySelectorAll('#admin blinking, #admin b').length")
+        async with httpx.AsyncClient(base_url=service.url) as api:
+            stored = [
+                (await api.get(f"/vehicles/{quote(p, safe='')}/requests")).json()["items"] for *_, p in TYPED
+            ]
+    assert [[i["service_description"] for i in items] for items in stored] == [[d] for d, *_ in TYPED]
+    assert [[i["phone_number"] for i in items] for items in stored] == [[p] for _, p, _ in TYPED]
+    for description, *_ in TYPED:
+        assert " ".join(description.split()) in " ".join(admin.split()), "shown as typed, as text"
+    assert elements == 0, "no typed markup became an element"

@@ -1,4 +1,5 @@
-"""CORS: the website's origin may call the API from a browser; other origins get no grant."""
+"""CORS: any page may use the public form and list; the technicians' routes grant CORS_ORIGINS, which
+defaults to any origin with a local DynamoDB and to none on AWS."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.helpers import api_client
+from tests.helpers import api_client, make_settings
 
 WEBSITE = "https://quick-oil.example"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -43,14 +44,16 @@ async def test_preflight_from_the_website_is_granted(cors_api: httpx.AsyncClient
 
 
 async def test_preflight_from_another_origin_gets_no_grant(cors_api: httpx.AsyncClient) -> None:
-    response = await cors_api.options("/service-request", headers=_preflight("https://evil.example", "POST"))
+    response = await cors_api.options(
+        "/admin-service-request/1", headers=_preflight("https://evil.example", "PUT")
+    )
     assert response.status_code == 400
     assert "access-control-allow-origin" not in response.headers
 
 
 async def test_answers_to_the_website_carry_the_grant_and_others_do_not(cors_api: httpx.AsyncClient) -> None:
-    mine = await cors_api.get("/service-request", headers={"Origin": WEBSITE})
-    theirs = await cors_api.get("/service-request", headers={"Origin": "https://evil.example"})
+    mine = await cors_api.get("/admin-service-request", headers={"Origin": WEBSITE})
+    theirs = await cors_api.get("/admin-service-request", headers={"Origin": "https://evil.example"})
     assert mine.headers["access-control-allow-origin"] == WEBSITE
     assert "access-control-allow-origin" not in theirs.headers
 
@@ -67,6 +70,61 @@ def test_wildcard_with_credentials_is_refused() -> None:
         Settings(dynamodb_mode="aws", dynamodb_endpoint=None, cors_origins="*", cors_allow_credentials=True)
 
 
-async def test_without_cors_origins_nothing_is_granted(api: httpx.AsyncClient) -> None:
-    response = await api.options("/service-request", headers=_preflight(WEBSITE, "GET"))
+async def test_without_cors_origins_technicians_routes_grant_nothing(api: httpx.AsyncClient) -> None:
+    response = await api.options("/admin-service-request", headers=_preflight(WEBSITE, "GET"))
     assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("origins", [[], [WEBSITE]], ids=["none", "allow-list"])
+async def test_the_public_routes_grant_any_origin_without_credentials(
+    settings: Settings, table: str, origins: list[str], method: str
+) -> None:
+    update = {"cors_origins": origins, "cors_allow_credentials": bool(origins)}
+    async with api_client(settings.model_copy(update=update)) as api:
+        preflight = await api.options(
+            "/service-request", headers=_preflight("https://anyone.example", method)
+        )
+        answer = await api.request(
+            method,
+            "/service-request",
+            headers={"Origin": "https://anyone.example"},
+            json={"license_plate": "8B1111", "phone_number": "208-444-5555", "service_description": "Oil"},
+        )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert method in preflight.headers["access-control-allow-methods"]
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    assert answer.headers["access-control-allow-origin"] == "*"
+    for response in (preflight, answer):
+        assert "access-control-allow-credentials" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("mode", "endpoint", "origins"),
+    [("embedded", None, ["*"]), ("endpoint", "http://127.0.0.1:8001", ["*"]), ("aws", None, [])],
+)
+def test_cors_origins_default_to_any_origin_locally_and_to_none_on_aws(
+    mode: str, endpoint: str | None, origins: list[str]
+) -> None:
+    settings = Settings(dynamodb_mode=mode, dynamodb_endpoint=endpoint)
+    assert settings.technician_origins == origins
+    chosen = Settings(dynamodb_mode=mode, dynamodb_endpoint=endpoint, cors_origins=WEBSITE)
+    assert chosen.technician_origins == [WEBSITE]
+
+
+async def test_with_a_local_dynamodb_and_no_setting_any_origin_may_call_the_technicians_routes(
+    settings: Settings, table: str
+) -> None:
+    unset = make_settings(
+        settings.dynamodb_endpoint or "",
+        table_name=settings.table_name,
+        idempotency_table_name=settings.idempotency_table_name,
+        cors_origins=None,
+    )
+    async with api_client(unset) as api:
+        response = await api.options(
+            "/admin-service-request/1", headers=_preflight("https://anyone.example", "PUT")
+        )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"

@@ -98,7 +98,7 @@ async def test_no_phone_number_token_or_query_string_reaches_the_logs(
         key = f"/requests/{created.json()['license_plate']}/{created.json()['service_id']}"
         changed = await api.patch(key, json={"phone_number": "+1 (208) 555-0199"}, headers=secret_headers)
         assert changed.status_code == 200
-        refused = await api.post("/requests", json=new_request(phone_number=f"{PHONE} call me"))
+        refused = await api.post("/requests", json=new_request(phone_number=f"{PHONE}\x07"))
         assert refused.status_code == 422
         listed = await api.get(
             "/requests", params={"status": "New Request", "access_token": TOKEN}, headers=secret_headers

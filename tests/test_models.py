@@ -1,4 +1,4 @@
-"""Validation of what callers write: trimmed, bounded, no control characters, known statuses only."""
+"""What callers may write: what people type, trimmed and bounded, plates canonical, known statuses only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from service.models import ACTIVE_STATUSES, ServiceRequestCreate, ServiceRequestUpdate, Status
+from service.models import (
+    ACTIVE_STATUSES,
+    ServiceRequestCreate,
+    ServiceRequestUpdate,
+    Status,
+    item_keys,
+    phone_tail,
+    plate_keys,
+)
 from tests.helpers import new_request
 
 
@@ -20,42 +28,63 @@ def _error_fields(exc: ValidationError) -> list[str]:
     [
         ("license_plate", " 8B1111 ", "8B1111"),
         ("license_plate", "ABC-123", "ABC-123"),
-        ("license_plate", "abc 123", "abc 123"),
+        ("license_plate", "abc 123", "ABC 123"),
+        ("license_plate", "8B  1111", "8B 1111"),
+        ("license_plate", "8B\n1111", "8B 1111"),
+        ("license_plate", "8B_1111", "8B_1111"),
+        ("license_plate", "-8b.1111", "-8B.1111"),
+        ("license_plate", "<img src=x>", "<IMG SRC=X>"),
+        ("license_plate", "\u202e1111B8", "1111B8"),
         ("phone_number", "+1 (208) 444-5555", "+1 (208) 444-5555"),
         ("phone_number", "208.444.5555", "208.444.5555"),
+        ("phone_number", "208-444-555x", "208-444-555x"),
+        ("phone_number", "12345", "12345"),
+        ("phone_number", "1234567890123456", "1234567890123456"),
+        ("phone_number", "<b>2084445555</b>", "<b>2084445555</b>"),
+        ("phone_number", " 208-555-1234 ext 5 ", "208-555-1234 ext 5"),
         ("service_description", "Line one\nLine two\twith a tab", "Line one\nLine two\twith a tab"),
         ("service_description", "  Brakes for a 08 Mazda 3  ", "Brakes for a 08 Mazda 3"),
+        (
+            "service_description",
+            'Tyres > 30 psi, <b>bold</b> & "quoted"',
+            'Tyres > 30 psi, <b>bold</b> & "quoted"',
+        ),
+        ("service_description", "one\r\ntwo\rthree", "one\ntwo\nthree"),
         ("service_id", "2", "2"),
         ("service_id", "job_2026-11.a", "job_2026-11.a"),
         ("service_status", " Completed ", Status.COMPLETED),
+        ("service_status", "completed", Status.COMPLETED),
+        ("service_status", "being  serviced", Status.BEING_SERVICED),
     ],
 )
-def test_valid_values_are_kept_trimmed(field: str, value: str, stored: str) -> None:
+def test_typed_values_are_kept_trimmed_and_plates_canonical(field: str, value: str, stored: str) -> None:
     assert getattr(ServiceRequestCreate.model_validate(new_request(**{field: value})), field) == stored
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("license_plate", "8B  1111"),
-        ("license_plate", "8B_1111"),
-        ("license_plate", "-8B1111"),
-        ("license_plate", "8B\n1111"),
-        ("license_plate", "<img src=x>"),
-        ("phone_number", "208-444-555x"),
-        ("phone_number", "12345"),
-        ("phone_number", "1234567890123456"),
-        ("phone_number", "<b>2084445555</b>"),
+        ("license_plate", ""),
+        ("license_plate", "   "),
+        ("license_plate", "\u200b"),
+        ("license_plate", "8B\x001111"),
+        ("license_plate", 8),
+        ("phone_number", "call me"),
+        ("phone_number", "   "),
+        ("phone_number", "208\x07"),
+        ("phone_number", 2084445555),
         ("service_description", "\x00"),
         ("service_description", "escape \x1b[31m"),
         ("service_description", "next\u0085line"),
+        ("service_description", " \n\t "),
+        ("service_description", ["Oil"]),
         ("service_id", ".hidden"),
         ("service_id", "a/b"),
-        ("service_status", "completed"),
         ("service_status", "Completed!"),
+        ("service_status", "Done"),
     ],
 )
-def test_invalid_values_are_refused_naming_the_field(field: str, value: str) -> None:
+def test_what_cannot_be_a_request_is_refused_naming_the_field(field: str, value: object) -> None:
     with pytest.raises(ValidationError) as caught:
         ServiceRequestCreate.model_validate(new_request(**{field: value}))
     assert _error_fields(caught.value) == [field]
@@ -64,10 +93,10 @@ def test_invalid_values_are_refused_naming_the_field(field: str, value: str) -> 
 @pytest.mark.parametrize(
     ("field", "longest", "too_long"),
     [
-        ("license_plate", "A" * 16, "A" * 17),
-        ("phone_number", "2" * 15, "2" * 16),
-        ("phone_number", "+1 (208) 444 -  5555 - 12", "+1 (208) 444 -   5555 - 12"),
-        ("service_description", "d" * 1000, "d" * 1001),
+        ("license_plate", "A" * 40, "A" * 41),
+        ("phone_number", "2" * 100, "2" * 101),
+        ("service_description", "d" * 10_000, "d" * 10_001),
+        ("service_description", "\U0001f527" * 10_000, "\U0001f527" * 10_001),
         ("service_id", "i" * 64, "i" * 65),
     ],
 )
@@ -76,6 +105,53 @@ def test_lengths_are_bounded(field: str, longest: str, too_long: str) -> None:
     with pytest.raises(ValidationError) as caught:
         ServiceRequestCreate.model_validate(new_request(**{field: too_long}))
     assert _error_fields(caught.value) == [field]
+
+
+@pytest.mark.parametrize(
+    ("typed", "keys"),
+    [
+        ("8B1111", ("8B1111",)),
+        ("abc 123 ", ("abc 123 ", "ABC 123")),
+        (" ab  12", (" ab  12", "AB 12")),
+        # 900 bytes as given; NFKC spells each character out in 18, more than a key can hold.
+        ("\ufdfa" * 300, ("\ufdfa" * 300,)),
+    ],
+)
+def test_plate_keys_are_the_plate_as_given_then_its_canonical_form(typed: str, keys: tuple[str, ...]) -> None:
+    assert plate_keys(typed) == keys
+
+
+def test_the_website_looks_up_escaped_text_as_given_and_unescaped() -> None:
+    assert item_keys("a&amp;b", "x&lt;1&gt;", unescape=True) == (
+        ("a&amp;b", "x&lt;1&gt;"),
+        ("A&AMP;B", "x&lt;1&gt;"),
+        ("a&b", "x&lt;1&gt;"),
+        ("A&B", "x&lt;1&gt;"),
+        ("a&amp;b", "x<1>"),
+        ("A&AMP;B", "x<1>"),
+        ("a&b", "x<1>"),
+        ("A&B", "x<1>"),
+    )
+    assert item_keys("8B1111", "1", unescape=True) == (("8B1111", "1"),)
+
+
+@pytest.mark.parametrize(
+    ("phone", "tail"),
+    [
+        ("208-444-5555", "5555"),
+        ("208-555-1234 ext 5", "1234"),
+        ("208-555-0106 x12", "0106"),
+        ("call 208.555.0101 after 5", "0101"),
+        ("+1 (208) 867-5309", "5309"),
+        ("(212) 555-0132 / (212) 555-0133", "0133"),
+        ("\u0660\u0665\u0665 \u0661\u0662\u0663 \u0664\u0665\u0666\u0667", "\u0664\u0665\u0666\u0667"),
+        ("5", "5"),
+        ("no digits", ""),
+        (None, ""),
+    ],
+)
+def test_the_public_list_shows_the_numbers_last_four_digits(phone: str | None, tail: str) -> None:
+    assert phone_tail(phone) == tail
 
 
 def test_status_defaults_to_new_request() -> None:
