@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.convertors import Convertor, register_url_convertor
 
 from service.auth import Authenticator, Claims
 from service.dynamo import Backend
@@ -82,6 +83,22 @@ async def idempotency_key(
 ) -> str | None:
     return value
 
+
+class _AnyText(Convertor[str]):
+    """A path segment that may hold any character, '/' and line breaks included (Starlette's `path`
+    stops at a line break): plates are stored as people typed them."""
+
+    regex = "(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+# Routes name it in their paths: `/vehicles/{license_plate:text}/requests`.
+register_url_convertor("text", _AnyText())
 
 RepoDep = Annotated[Repository, Depends(get_repository)]
 IfMatchDep = Annotated[frozenset[int] | None, Depends(if_match)]

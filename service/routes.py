@@ -114,7 +114,7 @@ async def list_by_status(
 
 
 @requests_router.get(
-    "/requests/{license_plate:path}/{service_id}",
+    "/requests/{license_plate:text}/{service_id}",
     name="get_request",
     summary="Read one service request",
     responses=error_responses(404),
@@ -128,7 +128,7 @@ async def get_request(
 
 
 @requests_router.patch(
-    "/requests/{license_plate:path}/{service_id}",
+    "/requests/{license_plate:text}/{service_id}",
     summary="Change a service request's phone number, description or status",
     description="One atomic update of the fields given; other attributes stay as they are. "
     "Setting the status to Completed stamps `completion_date`. With `If-Match`, only while the "
@@ -149,7 +149,7 @@ async def update_request(
 
 
 @requests_router.delete(
-    "/requests/{license_plate:path}/{service_id}",
+    "/requests/{license_plate:text}/{service_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a service request",
     description="With `If-Match`, only while the request is still at that ETag.",
@@ -162,7 +162,7 @@ async def delete_request(
 
 
 @requests_router.get(
-    "/vehicles/{license_plate:path}/requests",
+    "/vehicles/{license_plate:text}/requests",
     summary="A vehicle's service history",
     responses=error_responses(400),
 )

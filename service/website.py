@@ -176,7 +176,7 @@ async def update_request(
 
 
 @admin.get(
-    "/vehicle-history/{license_plate:path}",
+    "/vehicle-history/{license_plate:text}",
     summary="A vehicle's whole service history",
     responses=error_responses(),
 )

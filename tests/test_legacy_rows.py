@@ -142,3 +142,18 @@ async def test_console_ids_with_spaces_are_reachable_exactly(
     assert (await api.get(path)).status_code == 200
     assert (await api.patch(path, json={"service_status": "Accepted"})).status_code == 200
     assert (await api.delete(path)).status_code == 204
+
+
+async def test_a_plate_with_a_line_break_or_a_slash_is_reachable_in_paths(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    for plate in ("line\nbreak", "AB/12", "\nAB/\n12\n"):
+        await _legacy(dynamodb, table, plate=plate, service_id="1")
+        key = quote(plate, safe="")
+        assert (await api.get(f"/requests/{key}/1")).json()["license_plate"] == plate
+        assert [i["service_id"] for i in (await api.get(f"/vehicles/{key}/requests")).json()["items"]] == [
+            "1"
+        ]
+        website = await api.get(f"/admin-service-request/vehicle-history/{key}")
+        assert [i["service_id"] for i in website.json()] == ["1"]
+        assert (await api.delete(f"/requests/{key}/1")).status_code == 204
