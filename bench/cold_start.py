@@ -23,8 +23,9 @@ from moto.server import ThreadedMotoServer
 from bench.common import NODE_DIR, ROOT, lab_dynamo_service, median_ms
 from scripts.lambda_zip import PACKAGE_DIR, _interpreter
 from service.dynamo import open_client
+from service.lab import seed
 from service.settings import Settings
-from service.table import ensure_tables, seed
+from service.table import ensure_tables
 
 PYTHON_SNIPPET = """
 import json, sys, time

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -13,17 +13,24 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
-from service import website
 from service.auth import build_authenticator
 from service.bodylimit import BodyLimitMiddleware
 from service.cors import RouteCors
 from service.deps import require_technician
 from service.docs import add_docs
 from service.dynamo import Backend
-from service.errors import ServiceError
-from service.models import ErrorBody, FieldError
+from service.errors import (
+    FieldError,
+    HttpError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceError,
+    ValidationFailed,
+)
 from service.requestlog import REQUEST_ID_HEADER, RequestLogMiddleware
-from service.routes import health_router, requests_router
+from service.responses import error_response
+from service.routes import health, requests, website
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,13 +38,9 @@ log = logging.getLogger(__name__)
 OPENAPI_URL = "/openapi.json"
 
 
-def _error(status_code: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
-
-
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return _error(exc.status_code, ErrorBody(code=exc.code, message=exc.message), exc.headers)
+    return error_response(exc)
 
 
 def _needs_technician(request: Request) -> bool:
@@ -55,13 +58,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         try:
             await request.app.state.authenticator.authenticate(request)
         except ServiceError as refused:
-            return await _service_error(request, refused)
+            return error_response(refused)
     fields = []
     for error in exc.errors():
         location, *path = [str(part) for part in error["loc"]] or ["body"]
         fields.append(FieldError(field=".".join(path) or location, location=location, message=error["msg"]))
-    message = "; ".join(f"{f.field}: {f.message}" for f in fields)
-    return _error(422, ErrorBody(code="validation_failed", message=message, fields=fields))
+    return error_response(ValidationFailed(fields))
 
 
 def _allowed_methods(request: Request) -> str:
@@ -80,11 +82,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         # so both are the same documented 422.
         error = {"type": "json_invalid", "loc": ("body",), "msg": "the body is not UTF-8 encoded JSON"}
         return await _validation_error(request, RequestValidationError([error]))
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     headers = dict(exc.headers or {})
-    if exc.status_code == 405:
+    if exc.status_code == NotFound.status_code:
+        return error_response(NotFound(str(exc.detail)))
+    if exc.status_code == MethodNotAllowed.status_code:
         headers["Allow"] = _allowed_methods(request)
-    return _error(exc.status_code, ErrorBody(code=code, message=str(exc.detail)), headers)
+        return error_response(MethodNotAllowed(str(exc.detail), headers=headers))
+    return error_response(HttpError(exc.status_code, str(exc.detail), headers=headers))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -92,11 +96,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     request_id: str | None = getattr(request.state, "request_id", None)
     extra = {"request_id": request_id} if request_id else {}
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc, extra=extra)
-    return _error(
-        500,
-        ErrorBody(code="internal_error", message="internal error; it has been logged"),
-        {REQUEST_ID_HEADER: request_id} if request_id else None,
-    )
+    response = error_response(InternalError())
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -130,8 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(website.router)
     app.include_router(website.admin)
-    app.include_router(requests_router)
-    app.include_router(health_router)
+    app.include_router(requests.router)
+    app.include_router(health.router)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
+from service.expressions import Parameters, as_read
 from service.models import Status, known_status, timestamp
 
 if TYPE_CHECKING:
@@ -99,31 +100,24 @@ async def _scan(client: DynamoDBClient, table: str) -> AsyncIterator[Item]:
 async def _mend(client: DynamoDBClient, table: str, item: Item, status: Status) -> bool:
     """Set the status, only while the item still has the status and version that the Scan read.
     False when it changed meanwhile (or is gone)."""
-    names = {"#status": "service_status", "#version": "version", "#updated_at": "updated_at"}
-    values: dict[str, AttributeValueTypeDef] = {
-        ":status": {"S": status.value},
-        ":one": {"N": "1"},
-        ":now": {"S": timestamp()},
-    }
-    conditions = ["attribute_exists(license_plate)"]
-    if "service_status" in item:
-        conditions.append("#status = :seen_status")
-        values[":seen_status"] = item["service_status"]
-    else:
-        conditions.append("attribute_not_exists(#status)")
-    if "version" in item:
-        conditions.append("#version = :seen_version")
-        values[":seen_version"] = item["version"]
-    else:
-        conditions.append("attribute_not_exists(#version)")
+    parameters = Parameters()
+    conditions = [
+        f"attribute_exists({parameters.name('license_plate')})",
+        as_read(parameters, item, "service_status"),
+        as_read(parameters, item, "version"),
+    ]
+    stamp = f"{parameters.name('updated_at')} = {parameters.text(timestamp())}"
+    update = (
+        f"SET {parameters.name('service_status')} = {parameters.text(status.value)}, {stamp} "
+        f"ADD {parameters.name('version')} {parameters.number(1)}"
+    )
     try:
         await client.update_item(
             TableName=table,
             Key={"license_plate": item["license_plate"], "service_id": item["service_id"]},
-            UpdateExpression="SET #status = :status, #updated_at = :now ADD #version :one",
+            UpdateExpression=update,
             ConditionExpression=" AND ".join(conditions),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+            **parameters.request(),
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
 
 from starlette.requests import HTTPConnection
 
 from service.errors import Unauthorized
+from service.identity import Authenticator, Claims
 from service.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
-
-Claims = dict[str, Any]
-
-
-class Authenticator(Protocol):
-    """Turns a request into the technician's claims, or raises Unauthorized."""
-
-    async def authenticate(self, connection: HTTPConnection) -> Claims: ...
 
 
 class OpenDoor:

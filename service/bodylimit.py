@@ -11,16 +11,16 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.models import ErrorBody
+from service.errors import BodyTooLarge
+from service.responses import error_response
 
 
-class BodyTooLarge(Exception):
+class _CutOff(Exception):
     """Raised to the app in place of the chunk that took the body over the limit."""
 
 
 def _too_large(limit: int) -> JSONResponse:
-    body = ErrorBody(code="body_too_large", message=f"the request body is larger than {limit} bytes")
-    return JSONResponse(body.model_dump(mode="json"), status_code=413, headers={"Connection": "close"})
+    return error_response(BodyTooLarge(limit))
 
 
 class BodyLimitMiddleware:
@@ -52,7 +52,7 @@ class BodyLimitMiddleware:
                     if not started:
                         await _too_large(self.limit)(scope, receive, send)
                         answered = True
-                    raise BodyTooLarge
+                    raise _CutOff
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -65,6 +65,6 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, counting_receive, guarded_send)
-        except BodyTooLarge:
+        except _CutOff:
             if not answered:
                 raise

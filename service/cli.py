@@ -17,9 +17,10 @@ from service.app import create_app
 from service.audit import audit
 from service.dynamo import Backend, open_client
 from service.embedded import start_embedded_dynamodb
+from service.lab import seed
 from service.logs import configure_logging
 from service.settings import ConfigurationError, Settings
-from service.table import SchemaMismatch, ensure_tables, seed
+from service.table import SchemaMismatch, ensure_tables
 
 log = logging.getLogger("service")
 

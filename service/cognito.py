@@ -8,8 +8,8 @@ import jwt
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from service.auth import Claims
 from service.errors import BackendUnavailable, Unauthorized
+from service.identity import Claims
 
 log = logging.getLogger(__name__)
 

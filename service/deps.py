@@ -1,18 +1,20 @@
-"""FastAPI dependencies shared by the routers: the repository and the technician check."""
+"""What the routes share: the repository, the technician check, path keys, If-Match and Idempotency-Key."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.convertors import Convertor, register_url_convertor
 
-from service.auth import Authenticator, Claims
 from service.dynamo import Backend
 from service.errors import PreconditionFailed
-from service.models import ErrorBody, ServiceRequest
+from service.idempotency import IdempotencyKey
+from service.identity import Authenticator, Claims
+from service.models import KeyText, ServiceRequest
 from service.repository import Repository
 
 # Documents the scheme in OpenAPI (Swagger's "Authorize" button); the check itself is the authenticator's.
@@ -69,6 +71,7 @@ async def if_match(
 
 
 async def idempotency_key(
+    request: Request,
     value: Annotated[
         str | None,
         Header(
@@ -80,8 +83,13 @@ async def idempotency_key(
             "body returns the request the first call stored, instead of storing another.",
         ),
     ] = None,
-) -> str | None:
-    return value
+) -> IdempotencyKey | None:
+    """The caller's key, for the route it was sent to (the same key on another route is another request)."""
+    if value is None:
+        return None
+    route = request.scope["route"]
+    assert isinstance(route, APIRoute)
+    return IdempotencyKey(value, route=route.path.strip("/"))
 
 
 class _AnyText(Convertor[str]):
@@ -102,21 +110,15 @@ register_url_convertor("text", _AnyText())
 
 RepoDep = Annotated[Repository, Depends(get_repository)]
 IfMatchDep = Annotated[frozenset[int] | None, Depends(if_match)]
-IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
-
-ERROR_DESCRIPTIONS = {
-    400: "Malformed cursor",
-    401: "No valid technician token; see `WWW-Authenticate`",
-    404: "No such service request",
-    409: "A service request with that key exists already",
-    412: "The request changed since the ETag in If-Match; nothing was written",
-    422: "Invalid input; `fields` names each offending field",
-    503: "DynamoDB is unavailable; retry after `Retry-After` seconds",
-}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the errors a route may answer (422 and 503 are always possible)."""
-    return {
-        code: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]} for code in (*codes, 422, 503)
-    }
+IdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(idempotency_key)]
+# Keys in paths are taken exactly as given, spaces included: rows written elsewhere stay reachable.
+PlatePath = Annotated[
+    KeyText,
+    Path(
+        description="The vehicle's license plate: as stored, or as typed (`abc 123` finds `ABC 123`).",
+        openapi_examples={"lab": {"value": "8B1111"}},
+    ),
+]
+IdPath = Annotated[
+    KeyText, Path(description="The service request's id.", openapi_examples={"lab": {"value": "1"}})
+]

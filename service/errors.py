@@ -1,32 +1,56 @@
-"""The errors the service answers with; each carries its HTTP status and a stable code.
+"""Every error the service answers, defined once: its HTTP status, its stable code, what the API document
+says of it, and the one JSON shape every error answer has.
 
-ServiceError
-├── InvalidCursor        400  a list cursor that this service did not issue for this list
-├── Unauthorized         401  no valid technician credentials
-├── NotFound             404  no service request under that key
-├── AlreadyExists        409  a create whose key is taken
-├── PreconditionFailed   412  If-Match names a version the request no longer has
-├── IdempotencyKeyReused 422  an Idempotency-Key seen before, with another body
-└── BackendUnavailable   503  DynamoDB cannot be reached, times out, throttles or lacks the table
+ServiceError             status  code
+├── InvalidCursor        400     invalid_cursor
+├── Unauthorized         401     unauthorized
+├── NotFound             404     not_found
+├── MethodNotAllowed     405     method_not_allowed
+├── AlreadyExists        409     already_exists
+├── PreconditionFailed   412     precondition_failed
+├── BodyTooLarge         413     body_too_large
+├── ValidationFailed     422     validation_failed
+├── IdempotencyKeyReused 422     idempotency_key_reused
+├── HttpError            4xx     http_error (any other refusal by the HTTP layer)
+├── InternalError        500     internal_error
+└── BackendUnavailable   503     backend_unavailable
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+
+class FieldError(BaseModel):
+    """What is wrong with one field of a request."""
+
+    field: str = Field(description="The field's name, dotted for nested fields.")
+    location: str = Field(description="Where the field was sent: body, query, path or header.")
+    message: str
+
 
 class ServiceError(Exception):
-    """Base class: an error with an HTTP status, a machine-readable code and a safe message."""
+    """Base class: an error with an HTTP status, a machine-readable code and a message safe to show."""
 
-    status_code = 500
-    code = "internal_error"
+    status_code: int = 500
+    code: str = "internal_error"
+    description: str = "An unexpected error; it has been logged with the request's id"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self._headers = dict(headers or {})
 
     @property
     def headers(self) -> dict[str, str]:
         """Extra response headers for this error."""
-        return {}
+        return self._headers
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(code=self.code, message=self.message)
 
 
 class InvalidCursor(ServiceError):
@@ -34,6 +58,7 @@ class InvalidCursor(ServiceError):
 
     status_code = 400
     code = "invalid_cursor"
+    description = "Malformed cursor"
 
 
 class Unauthorized(ServiceError):
@@ -41,25 +66,28 @@ class Unauthorized(ServiceError):
 
     status_code = 401
     code = "unauthorized"
+    description = "No valid technician token; see `WWW-Authenticate`"
 
     def __init__(self, message: str, *, invalid: bool = False) -> None:
-        super().__init__(message)
         # RFC 6750: name the error only when credentials were sent and found wanting.
-        self.invalid = invalid
-
-    @property
-    def headers(self) -> dict[str, str]:
-        challenge = 'Bearer realm="service-requests"'
-        if self.invalid:
-            challenge += ', error="invalid_token"'
-        return {"WWW-Authenticate": challenge}
+        challenge = 'Bearer realm="service-requests"' + (', error="invalid_token"' if invalid else "")
+        super().__init__(message, headers={"WWW-Authenticate": challenge})
 
 
 class NotFound(ServiceError):
-    """No service request has that license plate and service id."""
+    """No service request has that key, or no route that path."""
 
     status_code = 404
     code = "not_found"
+    description = "No such service request"
+
+
+class MethodNotAllowed(ServiceError):
+    """The path is served, but not with this method; `Allow` names the methods it is served with."""
+
+    status_code = 405
+    code = "method_not_allowed"
+    description = "The path is not served with this method; `Allow` lists those it is"
 
 
 class AlreadyExists(ServiceError):
@@ -67,6 +95,7 @@ class AlreadyExists(ServiceError):
 
     status_code = 409
     code = "already_exists"
+    description = "A service request with that key exists already"
 
 
 class PreconditionFailed(ServiceError):
@@ -74,6 +103,33 @@ class PreconditionFailed(ServiceError):
 
     status_code = 412
     code = "precondition_failed"
+    description = "The request changed since the ETag in If-Match; nothing was written"
+
+
+class BodyTooLarge(ServiceError):
+    """The request body is larger than MAX_BODY_BYTES; it was not read."""
+
+    status_code = 413
+    code = "body_too_large"
+    description = "The request body is larger than the service accepts"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than {limit} bytes", headers={"Connection": "close"})
+
+
+class ValidationFailed(ServiceError):
+    """The request's fields are invalid; `fields` names each one and what is wrong with it."""
+
+    status_code = 422
+    code = "validation_failed"
+    description = "Invalid input; `fields` names each offending field"
+
+    def __init__(self, fields: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{f.field}: {f.message}" for f in fields))
+        self.fields = fields
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(code=self.code, message=self.message, fields=self.fields)
 
 
 class IdempotencyKeyReused(ServiceError):
@@ -81,6 +137,25 @@ class IdempotencyKeyReused(ServiceError):
 
     status_code = 422
     code = "idempotency_key_reused"
+    description = "The Idempotency-Key was used before for another request"
+
+
+class HttpError(ServiceError):
+    """Any other refusal by the HTTP layer, with its own status."""
+
+    code = "http_error"
+    description = "The HTTP request cannot be served"
+
+    def __init__(self, status_code: int, message: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, headers=headers)
+        self.status_code = status_code
+
+
+class InternalError(ServiceError):
+    """An unexpected error; the answer says no more than that, the log says everything."""
+
+    def __init__(self) -> None:
+        super().__init__("internal error; it has been logged")
 
 
 class BackendUnavailable(ServiceError):
@@ -88,8 +163,44 @@ class BackendUnavailable(ServiceError):
 
     status_code = 503
     code = "backend_unavailable"
+    description = "DynamoDB is unavailable; retry after `Retry-After` seconds"
     retry_after_seconds = 1
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after_seconds)}
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Retry-After": str(self.retry_after_seconds)})
+
+
+# The catalogue, in order of status: every code the service answers.
+ERRORS: tuple[type[ServiceError], ...] = (
+    InvalidCursor,
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    AlreadyExists,
+    PreconditionFailed,
+    BodyTooLarge,
+    ValidationFailed,
+    IdempotencyKeyReused,
+    HttpError,
+    InternalError,
+    BackendUnavailable,
+)
+
+
+_EXAMPLE: JsonDict = {
+    "code": "validation_failed",
+    "message": "phone_number: Value error, a phone number needs at least one digit",
+    "fields": [{"field": "phone_number", "location": "body", "message": "..."}],
+}
+
+
+class ErrorBody(BaseModel):
+    """Every error response has this shape."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    code: str = Field(
+        description="Stable machine-readable code: " + ", ".join(error.code for error in ERRORS) + "."
+    )
+    message: str
+    fields: list[FieldError] = Field(default_factory=list)

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +18,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 
 class Status(StrEnum):
@@ -34,10 +35,10 @@ class Status(StrEnum):
     REJECTED = "Service Rejected"
 
 
-# What the original getServiceRequest Lambda listed: everything but new, finished and rejected work.
-ACTIVE_STATUSES: tuple[Status, ...] = tuple(
-    s for s in Status if s not in {Status.NEW_REQUEST, Status.COMPLETED, Status.REJECTED}
-)
+# Everything still to be decided or worked on: what the technicians' page lists.
+OPEN_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s not in {Status.COMPLETED, Status.REJECTED})
+# What the original getServiceRequest Lambda listed: open work that is no longer new.
+ACTIVE_STATUSES: tuple[Status, ...] = tuple(s for s in OPEN_STATUSES if s is not Status.NEW_REQUEST)
 
 # What people may type, in characters; each bound is far above what a person types, and together they
 # keep an item far below DynamoDB's 400 KB (tests/test_hostile_input.py adds it up).
@@ -196,6 +197,21 @@ LAB_EXAMPLE = {
 }
 
 
+STORED_EXAMPLE: JsonDict = {
+    **LAB_EXAMPLE,
+    "service_id": "01JD8Y6V2ZK4M7Q9R3T5W8X0AB",
+    "created_at": "2026-11-26T15:04:05.123Z",
+    "updated_at": "2026-11-26T15:04:05.123Z",
+    "version": 1,
+}
+
+
+PAGE_EXAMPLE: JsonDict = {
+    "items": [{**LAB_EXAMPLE, "service_id": "1"}],
+    "next_cursor": "eyJsaWNlbnNlX3BsYXRlIjoiOEIxMTExIn0.m2v5Jx0dA3nq0bLq3J8b3g",
+}
+
+
 def _absent_when_none(description: str | None = None) -> Any:
     # An attribute the item lacks is left out of the JSON, as DynamoDB leaves it out of the item.
     return Field(default=None, exclude_if=lambda value: value is None, description=description)
@@ -204,19 +220,7 @@ def _absent_when_none(description: str | None = None) -> Any:
 class ServiceRequest(BaseModel):
     """A service request as stored. Every attribute but the key may be missing in items written elsewhere."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    **LAB_EXAMPLE,
-                    "service_id": "01JD8Y6V2ZK4M7Q9R3T5W8X0AB",
-                    "created_at": "2026-11-26T15:04:05.123Z",
-                    "updated_at": "2026-11-26T15:04:05.123Z",
-                    "version": 1,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [STORED_EXAMPLE]})
 
     license_plate: str
     service_id: str
@@ -252,6 +256,9 @@ class ServiceRequestUpdate(BaseModel):
         json_schema_extra={"examples": [{"service_status": "Completed"}]},
     )
 
+    # The fields an update may change.
+    CHANGEABLE: ClassVar[tuple[str, ...]] = ("phone_number", "service_description", "service_status")
+
     phone_number: PhoneNumber | None = None
     service_description: Description | None = None
     service_status: StatusValue | None = None
@@ -260,62 +267,33 @@ class ServiceRequestUpdate(BaseModel):
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            nulls = sorted(k for k, v in data.items() if v is None and k in cls.model_fields)
+            nulls = sorted(k for k, v in data.items() if v is None and k in cls.CHANGEABLE)
             if nulls:
                 raise ValueError(f"{', '.join(nulls)} may not be null; leave a field out to keep it")
         return data
 
     @model_validator(mode="after")
-    def _something_to_change(self) -> ServiceRequestUpdate:
-        if not self.model_fields_set:
-            raise ValueError("give at least one of phone_number, service_description, service_status")
+    def _something_to_change(self) -> Self:
+        if not self.changes():
+            raise ValueError(f"give at least one of {', '.join(self.CHANGEABLE)}")
         return self
+
+    def changes(self) -> dict[str, str]:
+        """The fields given, by name, as they are to be stored."""
+        return {
+            name: str(value)
+            for name in self.CHANGEABLE
+            if name in self.model_fields_set and (value := getattr(self, name)) is not None
+        }
 
 
 class ServiceRequestPage(BaseModel):
     """One page of a list; pass `next_cursor` back as `cursor` for the next page (null: no more)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [{**LAB_EXAMPLE, "service_id": "1"}],
-                    "next_cursor": "eyJsaWNlbnNlX3BsYXRlIjoiOEIxMTExIn0.m2v5Jx0dA3nq0bLq3J8b3g",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [PAGE_EXAMPLE]})
 
     items: list[ServiceRequest]
     next_cursor: str | None = None
-
-
-class FieldError(BaseModel):
-    """What is wrong with one field of a request."""
-
-    field: str = Field(description="The field's name, dotted for nested fields.")
-    location: str = Field(description="Where the field was sent: body, query, path or header.")
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """Every error response has this shape."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "code": "validation_failed",
-                    "message": "phone_number: Value error, a phone number has 7 to 15 digits ...",
-                    "fields": [{"field": "phone_number", "location": "body", "message": "..."}],
-                }
-            ]
-        }
-    )
-
-    code: str = Field(description="Stable machine-readable code, e.g. not_found, validation_failed.")
-    message: str
-    fields: list[FieldError] = Field(default_factory=list)
 
 
 class Health(BaseModel):

@@ -1,29 +1,25 @@
-"""The only module that knows DynamoDB: service requests in the VehicleServices table and its StatusIndex."""
+"""Service requests in the VehicleServices table and its StatusIndex: every read and write the service makes.
+
+With its helpers (`guard`, `expressions`, `idempotency`, `table`) this is the only place that knows
+DynamoDB: callers give and get the service's own models and errors.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import itertools
-import logging
-import time
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from ulid import ULID
 
 from service.cursor import CursorCodec
-from service.errors import (
-    AlreadyExists,
-    BackendUnavailable,
-    IdempotencyKeyReused,
-    InvalidCursor,
-    NotFound,
-    PreconditionFailed,
-)
+from service.errors import AlreadyExists, InvalidCursor, NotFound, PreconditionFailed
+from service.expressions import Parameters, projection, version_is
+from service.guard import ConditionFailed, deadline_guard
+from service.idempotency import DEFAULT_TTL_SECONDS, IdempotencyKey, IdempotencyRecords
 from service.models import (
     ACTIVE_STATUSES,
     ItemKey,
@@ -34,22 +30,13 @@ from service.models import (
     Status,
     timestamp,
 )
+from service.table import INDEX_KEY, STATUS_INDEX, TABLE_KEY
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
-    from types_aiobotocore_dynamodb.type_defs import (
-        AttributeValueTypeDef,
-        DeleteItemInputTypeDef,
-        QueryInputTypeDef,
-    )
+    from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
 
     Item = Mapping[str, AttributeValueTypeDef]
-
-log = logging.getLogger(__name__)
-
-STATUS_INDEX = "StatusIndex"
-TABLE_KEY = frozenset({"license_plate", "service_id"})
-INDEX_KEY = TABLE_KEY | {"service_status"}
 
 _TEXT_FIELDS = (
     "phone_number",
@@ -59,17 +46,6 @@ _TEXT_FIELDS = (
     "created_at",
     "updated_at",
 )
-# DynamoDB error codes that mean "try again later" rather than "your request is wrong".
-_UNAVAILABLE_CODES = {
-    "ProvisionedThroughputExceededException": "DynamoDB is throttling requests",
-    "ThrottlingException": "DynamoDB is throttling requests",
-    "RequestLimitExceeded": "DynamoDB is throttling requests",
-    "LimitExceededException": "DynamoDB is throttling requests",
-    "InternalServerError": "DynamoDB had an internal error",
-    "ServiceUnavailable": "DynamoDB is unavailable",
-    "ResourceNotFoundException": "the service-request table does not exist",
-    "UnrecognizedClientException": "DynamoDB refused the service's credentials",
-}
 
 
 def _text(value: AttributeValueTypeDef | None) -> str | None:
@@ -100,13 +76,13 @@ def _to_model(item: Item) -> ServiceRequest:
     )
 
 
+def _key(license_plate: str, service_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {"license_plate": {"S": license_plate}, "service_id": {"S": service_id}}
+
+
 def _not_found(keys: Sequence[ItemKey]) -> NotFound:
     license_plate, service_id = keys[0] if keys else ("", "")
     return NotFound(f"no service request {license_plate}/{service_id}")
-
-
-def _key(license_plate: str, service_id: str) -> dict[str, AttributeValueTypeDef]:
-    return {"license_plate": {"S": license_plate}, "service_id": {"S": service_id}}
 
 
 def _position(item: Item, names: frozenset[str]) -> dict[str, str]:
@@ -115,54 +91,6 @@ def _position(item: Item, names: frozenset[str]) -> dict[str, str]:
 
 def _start_key(position: dict[str, str]) -> dict[str, AttributeValueTypeDef]:
     return {name: {"S": value} for name, value in position.items()}
-
-
-class _ConditionFailed(Exception):
-    """A write's condition did not hold; `item` is the item as it was, when DynamoDB sent it back."""
-
-    def __init__(self, item: Item | None) -> None:
-        super().__init__("condition failed")
-        self.item = item
-
-
-@asynccontextmanager
-async def _dynamodb(deadline: float) -> AsyncIterator[None]:
-    """Bound DynamoDB calls in time and turn botocore's errors into the service's own: nothing above
-    this module sees a ClientError, and no caller waits longer than `deadline`, retries included."""
-    try:
-        async with asyncio.timeout(deadline):
-            yield
-    except TimeoutError as exc:
-        log.warning("DynamoDB did not answer within %g s", deadline)
-        raise BackendUnavailable(f"DynamoDB did not answer within {deadline:g} s") from exc
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ConditionalCheckFailedException":
-            raise _ConditionFailed(exc.response.get("Item")) from exc  # type: ignore[arg-type]
-        if code in _UNAVAILABLE_CODES:
-            log.warning("DynamoDB answered %s", code)
-            raise BackendUnavailable(_UNAVAILABLE_CODES[code]) from exc
-        raise
-    except BotoCoreError as exc:
-        # Connection refused, timeouts, closed connections, missing credentials: all transient for callers.
-        log.warning("DynamoDB unreachable: %s", type(exc).__name__)
-        raise BackendUnavailable("DynamoDB cannot be reached") from exc
-
-
-def _version_condition(
-    versions: frozenset[int], names: dict[str, str], values: dict[str, AttributeValueTypeDef]
-) -> str:
-    """`#version` is one of `versions`; 0 stands for an item written elsewhere, without a version."""
-    names["#version"] = "version"
-    alternatives = []
-    numbered = sorted(v for v in versions if v > 0)
-    if numbered:
-        for i, version in enumerate(numbered):
-            values[f":v{i}"] = {"N": str(version)}
-        alternatives.append(f"#version IN ({', '.join(f':v{i}' for i in range(len(numbered)))})")
-    if 0 in versions:
-        alternatives.append("attribute_not_exists(#version)")
-    return " OR ".join(alternatives)
 
 
 class Repository:
@@ -175,88 +103,48 @@ class Repository:
         cursors: CursorCodec,
         *,
         idempotency_table: str,
-        idempotency_ttl: int = 24 * 3600,
+        idempotency_ttl: int = DEFAULT_TTL_SECONDS,
         deadline: float = 10.0,
     ) -> None:
         self._client = client
         self._table = table_name
         self._cursors = cursors
-        self._idempotency_table = idempotency_table
-        self._idempotency_ttl = idempotency_ttl
         self._deadline = deadline
+        self._keys = IdempotencyRecords(
+            client, idempotency_table, guard=self._guard, ttl_seconds=idempotency_ttl
+        )
 
-    def _call(self) -> AbstractAsyncContextManager[None]:
-        return _dynamodb(self._deadline)
+    def _guard(self) -> AbstractAsyncContextManager[None]:
+        """Bounds the DynamoDB calls inside by the deadline and translates their errors."""
+        return deadline_guard(self._deadline)
 
     async def ping(self) -> None:
         """Raise BackendUnavailable unless the table answers."""
-        async with self._call():
+        async with self._guard():
             await self._client.describe_table(TableName=self._table)
 
     async def create(
-        self, new: ServiceRequestCreate, *, idempotency_key: str | None = None, scope: str = "requests"
+        self, new: ServiceRequestCreate, *, idempotency: IdempotencyKey | None = None
     ) -> tuple[ServiceRequest, bool]:
         """Store a new request; never overwrites. Returns it, and whether it was stored before.
 
-        Raises AlreadyExists when a given service_id is taken. With an `idempotency_key`, a retry
-        (same key, same body, same `scope`) returns the request the first call stored, however the
-        calls interleave; the same key with another body raises IdempotencyKeyReused. Keys are kept,
-        in their own table, for `idempotency_ttl` seconds.
+        Raises AlreadyExists when a given service_id is taken. With an `idempotency` key, a retry
+        (same key, same body, same route) returns the request the first call stored, however the
+        calls interleave; the same key with another body raises IdempotencyKeyReused.
         """
         service_id = new.service_id or str(ULID())
-        if idempotency_key is None:
+        if idempotency is None:
             return await self._put_new(new, service_id), False
-        fingerprint = hashlib.sha256(f"{scope}\0{new.model_dump_json()}".encode()).hexdigest()
-        stored_id, first_use = await self._claim_key(
-            idempotency_key, fingerprint, new.license_plate, service_id
-        )
+        fingerprint = idempotency.fingerprint(new.model_dump_json())
+        claim = await self._keys.claim(idempotency, fingerprint, new.license_plate, service_id)
         try:
             # For a retry this stores the request only if the first call stopped before doing so.
-            return await self._put_new(new, stored_id), False
+            return await self._put_new(new, claim.service_id), False
         except AlreadyExists:
-            if first_use:  # the given service_id belongs to another request: free the key again
-                await self._forget_key(idempotency_key)
+            if claim.first_use:  # the given service_id belongs to another request: free the key again
+                await self._keys.forget(idempotency)
                 raise
-            return await self.get([(new.license_plate, stored_id)]), True
-
-    async def _claim_key(
-        self, key: str, fingerprint: str, license_plate: str, service_id: str
-    ) -> tuple[str, bool]:
-        """Record `key` for this request. Returns the service_id the key stands for, and whether this
-        was its first use (else the id is the one the first use recorded)."""
-        now = int(time.time())
-        try:
-            async with self._call():
-                await self._client.put_item(
-                    TableName=self._idempotency_table,
-                    Item={
-                        "idempotency_key": {"S": key},
-                        "fingerprint": {"S": fingerprint},
-                        "license_plate": {"S": license_plate},
-                        "service_id": {"S": service_id},
-                        "expires_at": {"N": str(now + self._idempotency_ttl)},
-                    },
-                    # An expired record may linger until DynamoDB's TTL sweep removes it.
-                    ConditionExpression="attribute_not_exists(idempotency_key) OR expires_at < :now",
-                    ExpressionAttributeValues={":now": {"N": str(now)}},
-                )
-            return service_id, True
-        except _ConditionFailed:
-            pass
-        async with self._call():
-            record = await self._client.get_item(
-                TableName=self._idempotency_table, Key={"idempotency_key": {"S": key}}, ConsistentRead=True
-            )
-        item = record.get("Item", {})
-        if item.get("fingerprint", {}).get("S") != fingerprint:
-            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
-        return item["service_id"]["S"], False
-
-    async def _forget_key(self, key: str) -> None:
-        async with self._call():
-            await self._client.delete_item(
-                TableName=self._idempotency_table, Key={"idempotency_key": {"S": key}}
-            )
+            return await self.get([(new.license_plate, claim.service_id)]), True
 
     async def _put_new(self, new: ServiceRequestCreate, service_id: str) -> ServiceRequest:
         now = timestamp()
@@ -271,21 +159,23 @@ class Repository:
         }
         if new.service_status is Status.COMPLETED:
             item["completion_date"] = {"S": now}
+        parameters = Parameters()
         try:
-            async with self._call():
+            async with self._guard():
                 await self._client.put_item(
                     TableName=self._table,
                     Item=item,
-                    ConditionExpression="attribute_not_exists(license_plate)",
+                    ConditionExpression=f"attribute_not_exists({parameters.name('license_plate')})",
+                    **parameters.request(),
                 )
-        except _ConditionFailed:
+        except ConditionFailed:
             raise AlreadyExists(f"service request {new.license_plate}/{service_id} exists already") from None
         return _to_model(item)
 
     async def get(self, keys: Sequence[ItemKey]) -> ServiceRequest:
         """The request under the first of `keys` that holds one (see models.item_keys); raises NotFound."""
         for license_plate, service_id in keys:
-            async with self._call():
+            async with self._guard():
                 response = await self._client.get_item(
                     TableName=self._table, Key=_key(license_plate, service_id), ConsistentRead=True
                 )
@@ -308,41 +198,35 @@ class Repository:
         Every write adds one to `version` (an item written elsewhere gets its first). With
         `if_version`, the write happens only while the version is one of those (0: no version yet).
         """
-        now = timestamp()
-        names: dict[str, str] = {"#updated_at": "updated_at", "#version": "version"}
-        values: dict[str, AttributeValueTypeDef] = {":updated_at": {"S": now}, ":one": {"N": "1"}}
-        assignments = ["#updated_at = :updated_at"]
+        parameters = Parameters()
+        now = parameters.text(timestamp())
+        assignments = [f"{parameters.name('updated_at')} = {now}"]
         removals: list[str] = []
-        for field in sorted(changes.model_fields_set):
-            names[f"#{field}"] = field
-            values[f":{field}"] = {"S": str(getattr(changes, field))}
-            assignments.append(f"#{field} = :{field}")
+        for field, value in changes.changes().items():
+            assignments.append(f"{parameters.name(field)} = {parameters.text(value)}")
         if changes.service_status is not None:
-            names["#completion_date"] = "completion_date"
+            completion = parameters.name("completion_date")
             if changes.service_status is Status.COMPLETED:
-                assignments.append("#completion_date = if_not_exists(#completion_date, :updated_at)")
+                assignments.append(f"{completion} = if_not_exists({completion}, {now})")
             else:
-                removals.append("#completion_date")
-        expression = f"SET {', '.join(assignments)} ADD #version :one"
+                removals.append(completion)
+        expression = f"SET {', '.join(assignments)} ADD {parameters.name('version')} {parameters.number(1)}"
         if removals:
             expression += f" REMOVE {', '.join(removals)}"
-        condition = "attribute_exists(license_plate)"
-        if if_version is not None:
-            condition += f" AND ({_version_condition(if_version, names, values)})"
+        condition = self._write_condition(parameters, if_version)
         for license_plate, service_id in keys:
             try:
-                async with self._call():
+                async with self._guard():
                     response = await self._client.update_item(
                         TableName=self._table,
                         Key=_key(license_plate, service_id),
                         UpdateExpression=expression,
                         ConditionExpression=condition,
-                        ExpressionAttributeNames=names,
-                        ExpressionAttributeValues=values,
                         ReturnValues="ALL_NEW",
                         ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                        **parameters.request(),
                     )
-            except _ConditionFailed as failed:
+            except ConditionFailed as failed:
                 await self._raise_if_changed(license_plate, service_id, failed, if_version)
                 continue
             return _to_model(response["Attributes"])
@@ -351,32 +235,34 @@ class Repository:
     async def delete(self, keys: Sequence[ItemKey], *, if_version: frozenset[int] | None = None) -> None:
         """Remove the request under the first of `keys` that holds one; raises NotFound when none does,
         PreconditionFailed when it is there at another version."""
-        names: dict[str, str] = {}
-        values: dict[str, AttributeValueTypeDef] = {}
-        condition = "attribute_exists(license_plate)"
-        if if_version is not None:
-            condition += f" AND ({_version_condition(if_version, names, values)})"
+        parameters = Parameters()
+        condition = self._write_condition(parameters, if_version)
         for license_plate, service_id in keys:
-            request: DeleteItemInputTypeDef = {
-                "TableName": self._table,
-                "Key": _key(license_plate, service_id),
-                "ConditionExpression": condition,
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-            if names:
-                request["ExpressionAttributeNames"] = names
-                request["ExpressionAttributeValues"] = values
             try:
-                async with self._call():
-                    await self._client.delete_item(**request)
-            except _ConditionFailed as failed:
+                async with self._guard():
+                    await self._client.delete_item(
+                        TableName=self._table,
+                        Key=_key(license_plate, service_id),
+                        ConditionExpression=condition,
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                        **parameters.request(),
+                    )
+            except ConditionFailed as failed:
                 await self._raise_if_changed(license_plate, service_id, failed, if_version)
                 continue
             return
         raise _not_found(keys)
 
+    @staticmethod
+    def _write_condition(parameters: Parameters, if_version: frozenset[int] | None) -> str:
+        """The item exists (never an upsert), at one of `if_version` when given."""
+        condition = f"attribute_exists({parameters.name('license_plate')})"
+        if if_version is not None:
+            condition += f" AND ({version_is(parameters, if_version)})"
+        return condition
+
     async def _raise_if_changed(
-        self, license_plate: str, service_id: str, failed: _ConditionFailed, if_version: frozenset[int] | None
+        self, license_plate: str, service_id: str, failed: ConditionFailed, if_version: frozenset[int] | None
     ) -> None:
         """After a failed conditional write: PreconditionFailed when the item is there at another
         version; nothing when there is no item under that key."""
@@ -485,28 +371,25 @@ class Repository:
     def _vehicle_query(
         self, license_plate: str, from_id: str | None = None, *, inclusive: bool = False
     ) -> QueryInputTypeDef:
-        condition = "license_plate = :plate"
-        values: dict[str, AttributeValueTypeDef] = {":plate": {"S": license_plate}}
+        parameters = Parameters()
+        condition = f"{parameters.name('license_plate')} = {parameters.text(license_plate)}"
         if from_id is not None:
-            condition += f" AND service_id {'>=' if inclusive else '>'} :from"
-            values[":from"] = {"S": from_id}
-        return {
-            "TableName": self._table,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-        }
+            operator = ">=" if inclusive else ">"
+            condition += f" AND {parameters.name('service_id')} {operator} {parameters.text(from_id)}"
+        query: QueryInputTypeDef = {"TableName": self._table, "KeyConditionExpression": condition}
+        query.update(parameters.request())  # type: ignore[typeddict-item]
+        return query
 
     def _status_query(self, status: str, fields: Sequence[str] | None = None) -> QueryInputTypeDef:
+        parameters = Parameters()
         query: QueryInputTypeDef = {
             "TableName": self._table,
             "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": "service_status = :status",
-            "ExpressionAttributeValues": {":status": {"S": status}},
+            "KeyConditionExpression": f"{parameters.name('service_status')} = {parameters.text(status)}",
         }
         if fields is not None:
-            wanted = sorted({*fields, *INDEX_KEY})
-            query["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(wanted)))
-            query["ExpressionAttributeNames"] = {f"#p{i}": name for i, name in enumerate(wanted)}
+            query["ProjectionExpression"] = projection(parameters, {*fields, *INDEX_KEY})
+        query.update(parameters.request())  # type: ignore[typeddict-item]
         return query
 
     async def _query(
@@ -521,7 +404,7 @@ class Repository:
                 request["Limit"] = wanted - len(items)
             if start_key is not None:
                 request["ExclusiveStartKey"] = start_key
-            async with self._call():
+            async with self._guard():
                 response = await self._client.query(**request)
             items += response.get("Items", [])
             start_key = response.get("LastEvaluatedKey")

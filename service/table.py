@@ -1,4 +1,5 @@
-"""The VehicleServices table exactly as the lab creates it, and the lab's example rows."""
+"""The tables' layout: VehicleServices exactly as the lab creates it, its StatusIndex, and the table of
+Idempotency-Key records; creating them, and checking an existing one."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from service.errors import AlreadyExists
-from service.models import ServiceRequestCreate, Status
-from service.repository import STATUS_INDEX, Repository
+from service import idempotency
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -24,6 +23,11 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+STATUS_INDEX = "StatusIndex"
+# The attributes of a position in the table, and in StatusIndex (its own key and the table's).
+TABLE_KEY = frozenset({"license_plate", "service_id"})
+INDEX_KEY = TABLE_KEY | {"service_status"}
 
 KEY_SCHEMA: list[KeySchemaElementTypeDef] = [
     {"AttributeName": "license_plate", "KeyType": "HASH"},
@@ -40,23 +44,6 @@ ATTRIBUTE_TYPES: dict[str, ScalarAttributeTypeType] = {
     "service_id": "S",
     "service_status": "S",
 }
-
-LAB_ROWS = (
-    ServiceRequestCreate(
-        license_plate="8B1111",
-        service_id="1",
-        phone_number="208-444-5555",
-        service_description="Oil Change on a 2007 Saturn Outlook",
-        service_status=Status.BEING_SERVICED,
-    ),
-    ServiceRequestCreate(
-        license_plate="1J1957",
-        service_id="2",
-        phone_number="208-867-5309",
-        service_description="Brakes for a 08 Mazda 3",
-        service_status=Status.ACCEPTED,
-    ),
-)
 
 
 class SchemaMismatch(Exception):
@@ -157,32 +144,26 @@ async def ensure_table(client: DynamoDBClient, table_name: str) -> bool:
     return created
 
 
-IDEMPOTENCY_KEY_SCHEMA: list[KeySchemaElementTypeDef] = [
-    {"AttributeName": "idempotency_key", "KeyType": "HASH"}
-]
-IDEMPOTENCY_TTL_ATTRIBUTE = "expires_at"
-
-
 async def ensure_idempotency_table(client: DynamoDBClient, table_name: str) -> None:
     """Create the table of Idempotency-Key records unless it exists, with expiry by TTL; check it."""
     table, _ = await _create_and_wait(
         client,
         {
             "TableName": table_name,
-            "KeySchema": IDEMPOTENCY_KEY_SCHEMA,
-            "AttributeDefinitions": [{"AttributeName": "idempotency_key", "AttributeType": "S"}],
+            "KeySchema": idempotency.KEY_SCHEMA,
+            "AttributeDefinitions": [{"AttributeName": idempotency.KEY_ATTRIBUTE, "AttributeType": "S"}],
             "BillingMode": "PAY_PER_REQUEST",
         },
     )
-    if _keys(table.get("KeySchema")) != _keys(IDEMPOTENCY_KEY_SCHEMA):
+    if _keys(table.get("KeySchema")) != _keys(idempotency.KEY_SCHEMA):
         raise SchemaMismatch(
             table_name,
-            [f"key schema is {_keys(table.get('KeySchema'))}, expected {_keys(IDEMPOTENCY_KEY_SCHEMA)}"],
+            [f"key schema is {_keys(table.get('KeySchema'))}, expected {_keys(idempotency.KEY_SCHEMA)}"],
         )
     try:
         await client.update_time_to_live(
             TableName=table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": idempotency.TTL_ATTRIBUTE},
         )
     except ClientError as exc:
         # Already on (ValidationException), or a local implementation without TTL: records then stay,
@@ -197,15 +178,3 @@ async def ensure_tables(client: DynamoDBClient, settings: Settings) -> bool:
     created = await ensure_table(client, settings.table_name)
     await ensure_idempotency_table(client, settings.idempotency_table_name)
     return created
-
-
-async def seed(repository: Repository) -> list[str]:
-    """Store the lab's rows that are missing; never overwrites. Returns the keys it added."""
-    added = []
-    for row in LAB_ROWS:
-        try:
-            await repository.create(row)
-            added.append(f"{row.license_plate}/{row.service_id}")
-        except AlreadyExists:
-            log.info("lab row %s/%s is there already; left as it is", row.license_plate, row.service_id)
-    return added

@@ -17,8 +17,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.app import create_app
 from service.dynamo import Backend
+from service.lab import seed
 from service.settings import Settings
-from service.table import seed
 from tests.cognito import UserPool, new_key
 from tests.helpers import make_settings
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from service.dynamo import Backend
+from service.lab import LAB_ROWS, seed
 from service.settings import Settings
-from service.table import LAB_ROWS, seed
 from tests.helpers import put_raw, raw_item
 
 if TYPE_CHECKING:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,3 +64,30 @@ def test_every_path_parameter_has_an_example(spec: dict[str, Any]) -> None:
         for parameter in op.get("parameters", []):
             if parameter["in"] == "path":
                 assert parameter.get("examples") or parameter.get("example"), f"{method} {path}"
+
+
+def _surface(spec: dict[str, Any]) -> dict[str, Any]:
+    """What callers rely on of each operation: its id, method, path, parameters, body, answers, security."""
+    return {
+        op["operationId"]: {
+            "method": method.upper(),
+            "path": path,
+            "parameters": sorted(
+                [p["in"], p["name"], p.get("required", False)] for p in op.get("parameters", [])
+            ),
+            "body": op.get("requestBody", {})
+            .get("content", {})
+            .get("application/json", {})
+            .get("schema", {})
+            .get("$ref"),
+            "responses": sorted(op["responses"]),
+            "security": bool(op.get("security")),
+        }
+        for method, path, op in _operations(spec)
+    }
+
+
+def test_the_operations_are_the_recorded_surface(spec: dict[str, Any]) -> None:
+    """A change of an operation's id, parameters, body or answers is deliberate: update the record too."""
+    recorded = json.loads((Path(__file__).parent / "openapi_surface.json").read_text())
+    assert _surface(spec) == recorded

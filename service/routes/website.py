@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import html
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Body, Depends, Path, status
+from fastapi import APIRouter, Body, Depends, status
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from service.deps import IdempotencyKeyDep, IfMatchDep, RepoDep, error_responses, require_technician
-from service.errors import NotFound
+from service.deps import IdempotencyKeyDep, IdPath, IfMatchDep, PlatePath, RepoDep, require_technician
+from service.errors import IdempotencyKeyReused, NotFound, PreconditionFailed, Unauthorized
 from service.models import (
     ACTIVE_STATUSES,
+    OPEN_STATUSES,
     Description,
     KeyText,
     LicensePlate,
@@ -19,12 +20,11 @@ from service.models import (
     ServiceRequest,
     ServiceRequestCreate,
     ServiceRequestUpdate,
-    Status,
-    StatusValue,
     item_keys,
     phone_tail,
     plate_keys,
 )
+from service.responses import error_responses
 
 # The public page's routes: the list and the request form, open to every origin.
 PUBLIC_PATH: Final = "/service-request"
@@ -34,8 +34,6 @@ UPDATED: Final = "Successfully updated service request"
 # only 2xx answers.
 NO_RECORD: Final = "No record found"
 
-# The admin page lists everything still to be decided or worked on, new requests included.
-_OPEN_STATUSES = [s.value for s in Status if s not in {Status.COMPLETED, Status.REJECTED}]
 _PUBLIC_FIELDS = ("service_id", "service_status", "phone_number")
 
 
@@ -74,8 +72,9 @@ class WebsiteCreate(BaseModel):
     license_plate: LicensePlate
 
 
-class WebsiteUpdate(BaseModel):
-    """The admin page's status change: the vehicle, and the fields to change."""
+class WebsiteUpdate(ServiceRequestUpdate):
+    """The admin page's change: the vehicle, and the fields to change. Fields the website may add later
+    are ignored, not refused."""
 
     model_config = ConfigDict(
         extra="ignore",
@@ -83,15 +82,14 @@ class WebsiteUpdate(BaseModel):
     )
 
     license_plate: KeyText
-    service_status: StatusValue | None = None
-    phone_number: PhoneNumber | None = None
-    service_description: Description | None = None
 
-    @model_validator(mode="after")
-    def _something_to_change(self) -> WebsiteUpdate:
-        if self.service_status is None and self.phone_number is None and self.service_description is None:
-            raise ValueError("give at least one of service_status, phone_number, service_description")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        # The page's nulls mean "no change": they are left out, not refused.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k not in cls.CHANGEABLE}
+        return data
 
 
 def _html_safe(item: ServiceRequest) -> ServiceRequest:
@@ -110,18 +108,18 @@ admin = APIRouter(
     prefix="/admin-service-request",
     tags=["website (technicians)"],
     dependencies=[Depends(require_technician)],
-    responses=error_responses(401),
+    responses=error_responses(Unauthorized),
 )
 
 
 @router.get(
     PUBLIC_PATH,
     summary="The public list of active requests",
-    description="Every active request (as `GET /requests/active`, all of it), with only its id, its status "
-    "and the last four digits of the customer's phone number.",
     responses=error_responses(),
 )
 async def public_requests(repo: RepoDep) -> list[PublicRequest]:
+    """Every active request (as `GET /requests/active`, all of it), with only its id, its status and the
+    last four digits of the customer's phone number."""
     items = await repo.all_with_status([s.value for s in ACTIVE_STATUSES], fields=_PUBLIC_FIELDS)
     return [
         PublicRequest(
@@ -138,37 +136,33 @@ async def public_requests(repo: RepoDep) -> list[PublicRequest]:
     status_code=status.HTTP_201_CREATED,
     summary="Request a service (the public form)",
     response_description="The message the website shows",
-    responses=error_responses(),
+    responses=error_responses(IdempotencyKeyReused),
 )
 async def request_service(new: WebsiteCreate, repo: RepoDep, key: IdempotencyKeyDep) -> str:
-    await repo.create(ServiceRequestCreate(**new.model_dump()), idempotency_key=key, scope="service-request")
+    await repo.create(ServiceRequestCreate(**new.model_dump()), idempotency=key)
     return CREATED
 
 
 @admin.get("", summary="Every request not Completed and not Service Rejected", responses=error_responses())
 async def open_requests(repo: RepoDep) -> list[ServiceRequest]:
-    return [_html_safe(item) for item in await repo.all_with_status(_OPEN_STATUSES)]
+    return [_html_safe(item) for item in await repo.all_with_status([s.value for s in OPEN_STATUSES])]
 
 
 @admin.put(
     "/{service_id}",
     summary="Change a request's status (or phone number, description)",
-    description="One conditional UpdateItem, never an upsert; setting Completed stamps `completion_date`. "
-    f'A request that does not exist is answered `200` with `"{NO_RECORD}"`, which the page shows.',
     response_description="The message the website shows",
-    responses=error_responses(412),
+    responses=error_responses(PreconditionFailed),
 )
 async def update_request(
-    service_id: Annotated[KeyText, Path(openapi_examples={"lab": {"value": "1"}})],
-    change: Annotated[WebsiteUpdate, Body()],
-    repo: RepoDep,
-    versions: IfMatchDep,
+    service_id: IdPath, change: Annotated[WebsiteUpdate, Body()], repo: RepoDep, versions: IfMatchDep
 ) -> str:
-    changes = ServiceRequestUpdate(**change.model_dump(exclude_none=True, exclude={"license_plate"}))
+    """One conditional UpdateItem, never an upsert; setting Completed stamps `completion_date`. A request
+    that does not exist is answered `200` with `"No record found"`, which the page shows."""
     try:
         # The page sends back the plate and id as the lists gave them: HTML-escaped.
         await repo.update(
-            item_keys(change.license_plate, service_id, unescape=True), changes, if_version=versions
+            item_keys(change.license_plate, service_id, unescape=True), change, if_version=versions
         )
     except NotFound:
         return NO_RECORD
@@ -180,7 +174,5 @@ async def update_request(
     summary="A vehicle's whole service history",
     responses=error_responses(),
 )
-async def vehicle_history(
-    license_plate: Annotated[KeyText, Path(openapi_examples={"lab": {"value": "8B1111"}})], repo: RepoDep
-) -> list[ServiceRequest]:
+async def vehicle_history(license_plate: PlatePath, repo: RepoDep) -> list[ServiceRequest]:
     return [_html_safe(item) for item in await repo.vehicle_history(plate_keys(license_plate, unescape=True))]
