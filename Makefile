@@ -11,7 +11,7 @@ DYNAMODB_MODE ?= $(if $(AWS_ENDPOINT_URL_DYNAMODB),endpoint,embedded)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit lambda-zip bench-cold-start bench lock clean
+.PHONY: help run test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit docs lambda-zip bench-cold-start bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -82,6 +82,9 @@ bench: $(STAMP)  ## docs/performance.md's tables and plots, on dynalite (a few m
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python -m bench.active_list
 	$(BIN)/python -m bench.api_load
+
+docs: $(STAMP)  ## rewrite the settings table of docs/operations.md from service/settings.py
+	$(BIN)/python -m scripts.settings_doc
 
 lock:  ## re-resolve the pinned dependency sets after editing pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 --generate-hashes -q \

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +16,11 @@ class ConfigurationError(ValueError):
     """The environment does not describe a usable configuration."""
 
 
+def _seconds(default: float, most: float, what: str) -> Any:
+    """A duration setting: more than 0 and at most `most` seconds."""
+    return Field(default=default, gt=0, le=most, description=f"Seconds {what}")
+
+
 class Settings(BaseSettings):
     """Every setting is the environment variable of the same name, upper-cased (no prefix)."""
 
@@ -23,57 +28,131 @@ class Settings(BaseSettings):
         validate_by_name=True, validate_by_alias=True, extra="ignore", env_ignore_empty=True
     )
 
-    table_name: str = Field(default="VehicleServices", min_length=3, max_length=255)
-    aws_region: str = Field(
-        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    # Where the data lives.
+    dynamodb_endpoint: str | None = Field(
+        default=None,
+        validation_alias="AWS_ENDPOINT_URL_DYNAMODB",
+        description="A DynamoDB-protocol endpoint (DynamoDB Local, dynalite, moto).",
     )
-    dynamodb_endpoint: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL_DYNAMODB")
-    # Where the data lives. Unset means `endpoint` when AWS_ENDPOINT_URL_DYNAMODB is set; real AWS
-    # and the in-memory store must be chosen explicitly, so neither is ever used by accident.
-    dynamodb_mode: DynamoDBMode | None = None
-    # Only for an endpoint: DynamoDB Local namespaces tables by access key unless started with -sharedDb.
-    # Against real AWS botocore's own credential chain applies (environment, profile, Lambda role).
-    aws_access_key_id: str = "local"
-    aws_secret_access_key: SecretStr = SecretStr("local")
-    # Each attempt gives up after these; botocore's standard retry mode backs off between attempts
-    # (throttling included); DYNAMODB_DEADLINE bounds the whole call, retries included.
-    dynamodb_connect_timeout: float = Field(default=1.0, gt=0, le=60)
-    dynamodb_read_timeout: float = Field(default=3.0, gt=0, le=60)
-    dynamodb_max_attempts: int = Field(default=3, ge=1, le=10)
-    dynamodb_deadline: float = Field(default=10.0, gt=0, le=120)
-    # Idempotency-Key records live in their own table: VehicleServices holds service requests only.
-    idempotency_table_name: str = Field(default="VehicleServicesIdempotency", min_length=3, max_length=255)
-    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+    dynamodb_mode: DynamoDBMode | None = Field(
+        default=None,
+        description="`endpoint`, `aws` (real AWS) or `embedded` (in-memory moto, `serve` only). Unset means "
+        "`endpoint` when AWS_ENDPOINT_URL_DYNAMODB is set; real AWS and the in-memory store must be chosen, "
+        "so neither is used by accident, and a mode that contradicts the endpoint is refused. `make run` "
+        "picks `embedded` when no endpoint is set.",
+        json_schema_extra={"default_doc": "`endpoint` with an endpoint, else none"},
+    )
+    table_name: str = Field(
+        default="VehicleServices", min_length=3, max_length=255, description="The service-request table."
+    )
+    aws_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="The region; moto and DynamoDB Local keep tables per region.",
+    )
+    aws_access_key_id: str = Field(
+        default="local",
+        description="Credentials for an endpoint (DynamoDB Local namespaces tables by key unless started "
+        "with -sharedDb); against AWS botocore's own chain applies (environment, profile, Lambda role).",
+    )
+    aws_secret_access_key: SecretStr = Field(
+        default=SecretStr("local"), description="See `AWS_ACCESS_KEY_ID`."
+    )
+    dynamodb_connect_timeout: float = _seconds(1.0, 60, "before one DynamoDB attempt gives up connecting.")
+    dynamodb_read_timeout: float = _seconds(
+        3.0, 60, "before one DynamoDB attempt gives up waiting for its answer."
+    )
+    dynamodb_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Attempts per DynamoDB call, with botocore's `standard` retry mode "
+        "(backoff on throttling).",
+    )
+    dynamodb_deadline: float = _seconds(
+        10.0, 120, "one DynamoDB call may take in all, retries included; then `503`."
+    )
+    idempotency_table_name: str = Field(
+        default="VehicleServicesIdempotency",
+        min_length=3,
+        max_length=255,
+        description="The table of `Idempotency-Key` records (key `idempotency_key`, TTL on `expires_at`); "
+        "VehicleServices holds service requests only.",
+    )
+    idempotency_ttl_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="How long an `Idempotency-Key` is remembered.",
+    )
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
-    # Addresses whose X-Forwarded-For/-Proto uvicorn believes (comma-separated, or * behind a proxy that
-    # is the only way in); the scheme and host they give end up in Location headers.
-    forwarded_allow_ips: str = "127.0.0.1"
-    # Origins whose pages may call the technicians' routes (comma-separated, `*` for any). Unset means
-    # any origin with a local DynamoDB (make run, docker compose) and none against AWS. The public form
-    # and list grant every origin whatever this says, without credentials.
-    cors_origins: Annotated[list[str] | None, NoDecode] = None
-    cors_allow_credentials: bool = False
-    # Larger request bodies are refused with 413 before they are parsed. The largest valid body (a
-    # 10,000-character description of 4-byte characters, each JSON-escaped to 12 bytes) is about 122 KB.
-    max_body_bytes: int = Field(default=128 * 1024, ge=1024, le=10 * 1024 * 1024)
+    # The HTTP server.
+    host: str = Field(default="127.0.0.1", description="Where `serve` listens.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Where `serve` listens.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`."
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="`json`: one JSON object per line, for log collectors; `text`: plain lines for people.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses (or `*`) whose `X-Forwarded-For`/`-Proto` headers `serve` "
+        "believes: the reverse proxy's address, or `*` when the proxy is the only way in. The scheme and "
+        "host they give end up in `Location`.",
+    )
+    cors_origins: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Comma-separated origins whose pages may call the technicians' routes (`*`: any). "
+        "Unset means any origin with a local DynamoDB (`make run`, `docker compose`) and none against AWS. "
+        "The public form and list grant every origin whatever this says, without credentials.",
+        json_schema_extra={"default_doc": "`*` with a local DynamoDB, else none"},
+    )
+    cors_allow_credentials: bool = Field(
+        default=False, description="Let browsers send cookies to the technicians' routes; refused with `*`."
+    )
+    max_body_bytes: int = Field(
+        default=128 * 1024,
+        ge=1024,
+        le=10 * 1024 * 1024,
+        description="Request bodies larger than this are refused with `413` before they are parsed, "
+        "whether `Content-Length` says so or a chunked body grows past it. The largest valid body (a "
+        "10,000-character description of 4-byte characters, each JSON-escaped to 12 bytes) is about 122 KB.",
+    )
 
-    # How technicians are recognised: `jwt` verifies Cognito ID tokens itself, `gateway` trusts the
-    # claims of an API Gateway Cognito authorizer, `none` lets everyone in (local development only).
-    # Unset means `none` for the embedded store and `jwt` everywhere else.
-    auth_mode: AuthMode | None = None
-    cognito_user_pool_id: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d_[A-Za-z0-9]+$")
-    cognito_client_id: str | None = None
-    # Where the pool's signing keys are; unset means Cognito's own URL for COGNITO_USER_POOL_ID.
-    jwks_url: str | None = None
-    # Behind an API Gateway custom domain with a base path mapping (e.g. `/shop`), that path.
-    api_gateway_base_path: str = "/"
-    # Signs list cursors. Give every instance the same value so a cursor works on any of them;
-    # when unset a random key is used and cursors are valid only in the process that made them.
-    cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    # Technicians.
+    auth_mode: AuthMode | None = Field(
+        default=None,
+        description="How technicians are recognised: `jwt` verifies Cognito ID tokens itself, `gateway` "
+        "trusts the claims of an API Gateway Cognito authorizer, `none` lets everyone in (local development "
+        "only). Unset means `none` with the embedded store and `jwt` everywhere else.",
+        json_schema_extra={"default_doc": "`jwt`; `none` with the embedded store"},
+    )
+    cognito_user_pool_id: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-[a-z]+)+-\d_[A-Za-z0-9]+$",
+        description="The user pool, e.g. `us-east-1_AbCdEf123` (its region is the tokens' issuer's).",
+    )
+    cognito_client_id: str | None = Field(
+        default=None, description="The website's app client id: the tokens' audience."
+    )
+    jwks_url: str | None = Field(
+        default=None,
+        description="Where the pool's signing keys are published.",
+        json_schema_extra={"default_doc": "the pool's own"},
+    )
+    api_gateway_base_path: str = Field(
+        default="/",
+        description="On Lambda behind an API Gateway custom domain with a base path mapping, that path "
+        "(e.g. `/shop`).",
+    )
+    cursor_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
+        description="Signs list cursors. Give every instance the same value so a cursor works on any of "
+        "them; unset, a random key is used and cursors are valid only in the process that made them.",
+        json_schema_extra={"default_doc": "random per process"},
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
