@@ -29,7 +29,8 @@ run: $(STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows un
 test: $(STAMP)  ## the whole test suite, against moto's DynamoDB server over HTTP
 	$(BIN)/python -m pytest
 
-# dynalite, pinned by tests/dynalite/package-lock.json; npm stamps package files with an old date, hence the stamp.
+# dynalite for the tests and the benchmarks, pinned by tests/dynalite/package-lock.json; npm stamps package
+# files with an old date, hence the stamp.
 DYNALITE_STAMP := tests/dynalite/node_modules/.installed
 
 $(DYNALITE_STAMP): tests/dynalite/package-lock.json
@@ -75,12 +76,15 @@ LAMBDA_ARCH ?= x86_64
 lambda-zip: $(STAMP)  ## build/getServiceRequest.zip for the Lambda runtime; prints its size
 	$(BIN)/python scripts/lambda_zip.py --python-version $(LAMBDA_PYTHON) --arch $(LAMBDA_ARCH)
 
-bench-cold-start: lambda-zip  ## cold start of the Lambda package beside the lab's Node.js code
-	$(BIN)/python -m bench.cold_start --python-version $(LAMBDA_PYTHON)
+# The lab's text, from which the benchmarks take the lab's own Node.js code (dynamoService.mjs).
+LAB_TEXT ?= ../shared/seeds/000_4f51074e58ba1c9f.txt
 
-bench: $(STAMP)  ## docs/performance.md's tables and plots, on dynalite (a few minutes; needs node, npm, wrk)
+bench-cold-start: lambda-zip  ## cold start of the Lambda package beside the lab's Node.js code (from LAB_TEXT)
+	$(BIN)/python -m bench.cold_start --python-version $(LAMBDA_PYTHON) --lab-text $(LAB_TEXT)
+
+bench: $(STAMP) $(DYNALITE_STAMP)  ## docs/performance.md's tables and plots, on dynalite (a few minutes; needs node, npm, wrk)
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-	$(BIN)/python -m bench.active_list
+	$(BIN)/python -m bench.active_list --lab-text $(LAB_TEXT)
 	$(BIN)/python -m bench.api_load
 
 docs: $(STAMP)  ## rewrite the settings table of docs/operations.md from service/settings.py

@@ -4,11 +4,13 @@ for the service (`GET /requests/active` and the public `GET /service-request`), 
 grown from 1,000 to 10,000 to 100,000 requests of which 50 stay active, in dynalite on 127.0.0.1.
 
     .venv/bin/python -m bench.active_list [--sizes 1000 10000 100000] [--runs 7] [--plot docs/active-list.png]
+                                          [--lab-text PATH]
 
 The service runs in process (httpx's ASGITransport, the app's lifespan running) with AUTH_MODE=none, so
-every caller is a technician. Its Queries are counted by botocore event hooks registered by this script on
-the service's boto session: one asks DynamoDB for ReturnConsumedCapacity=TOTAL, the other sums `Count`,
-`ScannedCount` and `ConsumedCapacity` of each answer. The service's code is unchanged.
+every caller is a technician. Its Queries are counted by botocore event hooks that this script registers on
+the service's own DynamoDB client (`Backend.client()`): one asks DynamoDB for ReturnConsumedCapacity=TOTAL,
+the other sums `Count`, `ScannedCount` and `ConsumedCapacity` of each answer.
+The service's code is unchanged. The lab's code runs in Node.js (bench/node/active_runner.mjs).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import statistics
 import subprocess
 import time
@@ -28,50 +29,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from asgi_lifespan import LifespanManager
 
-from bench.common import NODE_DIR, ROOT, lab_dynamo_service
-from bench.dynalite import REGION, TABLE, Requests, bench_settings, dynalite, item_size, load, table_client
+from bench.common import NODE_DIR, ROOT, add_lab_text_argument, lab_dynamo_service, local_aws_env
+from bench.table import TABLE, Requests, bench_settings, item_size, load, table_client
 from service.app import create_app
-from service.dynamo import _session
+from tests.servers import dynalite_server
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
 ACTIVE = 50
-
-# The lab's code, run as it is: only DynamoDBDocumentClient.send is wrapped, to note what each Scan read.
-# Its capacity is not asked for by the lab's code, so the same Scan (the lab's own parameters) runs once
-# more with ReturnConsumedCapacity=TOTAL, on a client of its own.
-NODE_RUNNER = """
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-
-const runs = Number(process.argv[2]);
-const seen = [];
-const send = DynamoDBDocumentClient.prototype.send;
-DynamoDBDocumentClient.prototype.send = async function (command, ...rest) {
-  const out = await send.call(this, command, ...rest);
-  seen.push({ input: command.input, scanned: out.ScannedCount, count: out.Count,
-              more: out.LastEvaluatedKey !== undefined });
-  return out;
-};
-const { getDynamoServiceRequests } = await import("./dynamoService.mjs");
-const samples = [];
-let returned = 0;
-for (let i = 0; i <= runs; i++) {  // the first call opens the connection: not counted
-  seen.length = 0;
-  const t0 = performance.now();
-  const items = await getDynamoServiceRequests();
-  const t1 = performance.now();
-  if (i > 0) samples.push((t1 - t0) / 1000);
-  returned = items.length;
-}
-const last = seen[seen.length - 1];
-const calls = seen.length;
-const own = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-const again = await own.send(new ScanCommand({ ...last.input, ReturnConsumedCapacity: "TOTAL" }));
-console.log(JSON.stringify({ samples, returned, calls, scanned: last.scanned,
-                             more: last.more, capacity: again.ConsumedCapacity.CapacityUnits }));
-"""
 
 
 @dataclass
@@ -96,13 +62,15 @@ class Figures:
 
 
 class QueryCounter:
-    """botocore hooks on the service's session: capacity asked for, and every Query's answer summed."""
+    """botocore hooks on the service's DynamoDB clients: capacity asked for, every Query's answer summed."""
 
     def __init__(self) -> None:
         self.reads = Reads()
-        events = _session(REGION).events
-        events.register("before-parameter-build.dynamodb.Query", self._ask_capacity)
-        events.register("after-call.dynamodb.Query", self._count)
+
+    def hook(self, client: DynamoDBClient) -> None:
+        """Count the Queries of `client` (the service's own, from its Backend) and ask for their capacity."""
+        client.meta.events.register("before-parameter-build.dynamodb.Query", self._ask_capacity)
+        client.meta.events.register("after-call.dynamodb.Query", self._count)
 
     def _ask_capacity(self, params: dict[str, Any], **_: Any) -> None:
         params["ReturnConsumedCapacity"] = "TOTAL"
@@ -132,6 +100,8 @@ async def _service(client: httpx.AsyncClient, counter: QueryCounter, path: str, 
                 break
         elapsed = time.perf_counter() - started
         if run == 0:
+            if counter.reads.calls == 0:
+                raise SystemExit("no Query of the service was counted")
             figures = Figures(returned, counter.reads)
         else:
             assert figures is not None
@@ -175,19 +145,11 @@ async def _full_scan(dynamo: DynamoDBClient, runs: int) -> Figures:
     return figures
 
 
-def _lab(endpoint: str, runs: int) -> Figures:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+def _lab(lab: Path, endpoint: str, runs: int) -> Figures:
     done = subprocess.run(
-        ["node", "active_runner.mjs", str(runs)],
+        ["node", "active_runner.mjs", str(lab), str(runs)],
         cwd=NODE_DIR,
-        env=env,
+        env=local_aws_env(endpoint),
         capture_output=True,
         text=True,
         timeout=600,
@@ -260,9 +222,10 @@ def _plot(path: Path, sizes: list[int], all_results: dict[int, dict[str, Figures
     print(f"\nplot: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
-async def _run(endpoint: str, sizes: list[int], runs: int) -> dict[int, dict[str, Figures]]:
+async def _run(
+    lab: Path, endpoint: str, counter: QueryCounter, sizes: list[int], runs: int
+) -> dict[int, dict[str, Figures]]:
     requests = Requests()
-    counter = QueryCounter()
     app = create_app(bench_settings(endpoint))
     all_results: dict[int, dict[str, Figures]] = {}
     async with (
@@ -270,6 +233,7 @@ async def _run(endpoint: str, sizes: list[int], runs: int) -> dict[int, dict[str
         LifespanManager(app) as manager,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://bench") as client,
     ):
+        counter.hook(await app.state.backend.client())
         loaded: list[int] = []
         print(f"Active list against table size: dynalite on {endpoint}, service with AUTH_MODE=none")
         for size in sizes:
@@ -285,7 +249,7 @@ async def _run(endpoint: str, sizes: list[int], runs: int) -> dict[int, dict[str
             all_results[size] = {
                 "service": await _service(client, counter, "/requests/active", runs),
                 "public": await _service(client, counter, "/service-request", runs),
-                "lab": await asyncio.to_thread(_lab, endpoint, runs),
+                "lab": await asyncio.to_thread(_lab, lab, endpoint, runs),
                 "scan": await _full_scan(dynamo, runs),
             }
             _print_size(size, all_results[size], runs)
@@ -299,11 +263,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "active-list.png")
+    add_lab_text_argument(parser)
     args = parser.parse_args()
-    lab_dynamo_service()
-    (NODE_DIR / "active_runner.mjs").write_text(NODE_RUNNER, encoding="utf-8")
-    with dynalite() as endpoint:
-        all_results = asyncio.run(_run(endpoint, sorted(args.sizes), args.runs))
+    lab = lab_dynamo_service(args.lab_text)
+    counter = QueryCounter()
+    with dynalite_server() as endpoint:
+        all_results = asyncio.run(_run(lab, endpoint, counter, sorted(args.sizes), args.runs))
     _summary(sorted(args.sizes), all_results)
     _plot(args.plot, sorted(args.sizes), all_results)
 

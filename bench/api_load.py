@@ -37,9 +37,10 @@ import uvloop
 from ulid import ULID
 
 from bench.common import ROOT
-from bench.dynalite import TABLE, Requests, bench_settings, dynalite, free_port, load, stop, table_client
+from bench.table import TABLE, Requests, bench_settings, load, table_client
 from service.dynamo import open_client
 from service.models import ACTIVE_STATUSES
+from tests.servers import dynalite_server, free_port, stop_process
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -245,7 +246,7 @@ class Server:
             self.process.send_signal(signal.SIGINT)
             with suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=120)
-        stop(self.process)
+        stop_process(self.process)
 
 
 async def _prepare(endpoint: str) -> tuple[str, str]:
@@ -444,7 +445,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
-    with dynalite() as endpoint:
+    with dynalite_server() as endpoint:
         uvloop.run(_run(args, endpoint))
 
 

@@ -2,7 +2,7 @@
 `GET /service-request`) beside the lab's Node.js code (imported and answering its first Scan),
 both in fresh processes against the same moto server on 127.0.0.1.
 
-    make lambda-zip && .venv/bin/python -m bench.cold_start [--runs 9]
+    make lambda-zip && .venv/bin/python -m bench.cold_start [--runs 9] [--lab-text PATH]
 """
 
 from __future__ import annotations
@@ -11,21 +11,19 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import subprocess
 import time
 from collections import defaultdict
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from moto.server import ThreadedMotoServer
-
-from bench.common import NODE_DIR, ROOT, lab_dynamo_service, median_ms
-from scripts.lambda_zip import PACKAGE_DIR, _interpreter
+from bench.common import NODE_DIR, ROOT, add_lab_text_argument, lab_dynamo_service, local_aws_env, median_ms
+from scripts.lambda_zip import PACKAGE_DIR, interpreter
 from service.dynamo import open_client
 from service.lab import seed
 from service.settings import Settings
 from service.table import ensure_tables
+from tests.servers import moto_server
 
 PYTHON_SNIPPET = """
 import json, sys, time
@@ -36,15 +34,6 @@ response = handler(json.loads(sys.argv[1]), None)
 t2 = time.perf_counter()
 assert response["statusCode"] == 200, response
 print(json.dumps({"import": t1 - t0, "first": t2 - t1, "items": len(json.loads(response["body"]))}))
-"""
-
-NODE_RUNNER = """
-const t0 = performance.now();
-const { getDynamoServiceRequests } = await import("./dynamoService.mjs");
-const t1 = performance.now();
-const items = await getDynamoServiceRequests();
-const t2 = performance.now();
-console.log(JSON.stringify({ import: (t1 - t0) / 1000, first: (t2 - t1) / 1000, items: items.length }));
 """
 
 EVENT = {
@@ -114,41 +103,28 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--python-version", default="3.13")
+    add_lab_text_argument(parser)
     args = parser.parse_args()
     if not (PACKAGE_DIR / "lambda_adapter" / "handler.py").exists():
         raise SystemExit("build the package first: make lambda-zip")
-    python = _interpreter(args.python_version)
-    lab_dynamo_service()
-    (NODE_DIR / "runner.mjs").write_text(NODE_RUNNER, encoding="utf-8")
+    python = interpreter(args.python_version)
+    lab = lab_dynamo_service(args.lab_text)
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    asyncio.run(_prepare_table(endpoint))
-    common = {
-        "PATH": os.environ.get("PATH", ""),
-        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    python_env = {
-        **common,
-        "PYTHONPATH": str(PACKAGE_DIR),
-        "AUTH_MODE": "gateway",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
     samples: dict[str, list[dict[str, float]]] = {"python": [], "node": []}
-    try:
+    with moto_server() as endpoint:
+        asyncio.run(_prepare_table(endpoint))
+        common = local_aws_env(endpoint)
+        python_env = {
+            **common,
+            "PYTHONPATH": str(PACKAGE_DIR),
+            "AUTH_MODE": "gateway",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
         for _ in range(args.runs):
             samples["python"].append(
                 _run([python, "-c", PYTHON_SNIPPET, json.dumps(EVENT)], python_env, PACKAGE_DIR)
             )
-            samples["node"].append(_run(["node", "runner.mjs"], common, NODE_DIR))
-    finally:
-        server.stop()
+            samples["node"].append(_run(["node", "cold_start_runner.mjs", str(lab)], common, NODE_DIR))
 
     print(f"Cold start, median of {args.runs} fresh processes each, against moto on 127.0.0.1")
     print(f"{'':32}{'import':>10}{'first answer':>14}{'both':>10}{'process':>10}")

@@ -44,6 +44,10 @@ def _interpreter(version: str) -> str:
     raise SystemExit(f"no Python {version} found to compile bytecode for the python{version} runtime")
 
 
+# The cold-start benchmark runs the package on a Python found as the one that compiled its bytecode was.
+interpreter = _interpreter
+
+
 def _prune(package_dir: Path) -> None:
     for model_dir in (package_dir / "botocore" / "data").iterdir():
         if model_dir.is_dir() and model_dir.name not in BOTOCORE_MODELS_KEPT:

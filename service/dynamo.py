@@ -63,6 +63,7 @@ class Backend:
         self._cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode("utf-8"))
         self._stack = AsyncExitStack()
         self._repository: Repository | None = None
+        self._client: DynamoDBClient | None = None
         self._lock = asyncio.Lock()
         self.clients_opened = 0
 
@@ -70,7 +71,7 @@ class Backend:
         if self._repository is None:
             async with self._lock:
                 if self._repository is None:
-                    client = await open_client(self._settings, self._stack)
+                    client = self._client = await open_client(self._settings, self._stack)
                     self.clients_opened += 1
                     self._repository = Repository(
                         client,
@@ -87,6 +88,12 @@ class Backend:
                     )
         return self._repository
 
+    async def client(self) -> DynamoDBClient:
+        """The process's DynamoDB client (opened if need be): tools hook into its botocore events."""
+        await self.repository()
+        assert self._client is not None
+        return self._client
+
     async def aclose(self) -> None:
-        self._repository = None
+        self._repository = self._client = None
         await self._stack.aclose()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from tests.servers import Answer, Request, json_server
 
 POOL_ID = "us-east-1_TestPool1"
 CLIENT_ID = "website-client-id"
@@ -70,25 +70,10 @@ def serve_user_pool() -> Iterator[UserPool]:
     """A UserPool whose JWKS is served over HTTP on a free port of 127.0.0.1."""
     pool: UserPool
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            pool.jwks_requests += 1
-            body = json.dumps(pool.jwks()).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def jwks(_: Request) -> Answer:
+        pool.jwks_requests += 1
+        return Answer(200, pool.jwks())
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    pool = UserPool(f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with json_server(jwks) as url:
+        pool = UserPool(f"{url}/.well-known/jwks.json")
         yield pool
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, contextmanager
-from pathlib import Path
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from service.dynamo import open_client
 from service.settings import Settings
 from service.table import ensure_tables
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool, serve_user_pool
 from tests.helpers import api_client, make_settings
-from tests.process import free_port
+from tests.servers import dynalite_server, moto_server
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -29,7 +24,6 @@ if TYPE_CHECKING:
 # Which DynamoDB implementation the integration tests talk to: moto's server (the default) or dynalite.
 SERVERS = ("moto", "dynalite")
 SERVER = os.environ.get("DYNAMODB_TEST_SERVER", "moto")
-DYNALITE_DIR = Path(__file__).parent / "dynalite"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,57 +42,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=f"not run on {SERVER}: {reason}"))
 
 
-@contextmanager
-def _moto() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@contextmanager
-def _dynalite() -> Iterator[str]:
-    """The pinned dynalite (tests/dynalite) in memory on a free port of 127.0.0.1, tables ready at once."""
-    binary = DYNALITE_DIR / "node_modules" / ".bin" / "dynalite"
-    if not binary.exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],  # noqa: S607 - npm from PATH, as make does
-            cwd=DYNALITE_DIR,
-            check=True,
-        )
-    port = free_port()
-    delays = ["--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
-    process = subprocess.Popen(  # noqa: S603 - the pinned package's own entry point
-        [str(binary), "--host", "127.0.0.1", "--port", str(port), *delays],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"dynalite exited: {process.stderr.read() if process.stderr else b''!r}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("dynalite did not listen within 30 s")
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stderr:
-            process.stderr.close()
-
-
 @pytest.fixture(scope="session")
 def dynamodb_endpoint() -> Iterator[str]:
     """The DynamoDB-protocol server of this run (DYNAMODB_TEST_SERVER), on 127.0.0.1, for the session."""
-    with _moto() if SERVER == "moto" else _dynalite() as endpoint:
+    with moto_server() if SERVER == "moto" else dynalite_server() as endpoint:
         yield endpoint
 
 

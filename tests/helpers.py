@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 
+# The lab's second request, as a customer types it into the website's form.
+FORM = {
+    "service_description": "Brakes for a 08 Mazda 3",
+    "phone_number": "208-867-5309",
+    "license_plate": "1J1957",
+}
+
 
 def make_settings(endpoint: str, **overrides: Any) -> Settings:
     """Settings for a test, independent of whatever the developer's environment holds."""

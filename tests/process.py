@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+
+from tests.servers import free_port
 
 # The commands the container runs (Dockerfile, docker-compose.yml), which the tests run as they are.
 SERVE_COMMAND = ("python", "-m", "service", "serve")
@@ -24,13 +25,6 @@ def as_run_here(command: tuple[str, ...]) -> list[str]:
     """`command` with this test run's interpreter in place of the image's `python`."""
     assert command[0] == "python"
     return [sys.executable, *command[1:]]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

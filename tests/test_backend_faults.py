@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AsyncExitStack, ExitStack
 
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from service.dynamo import open_client
 from service.settings import Settings
 from service.table import ensure_tables
 from tests.cognito import UserPool
 from tests.helpers import api_client, make_settings, new_request
-from tests.process import free_port
+from tests.servers import Answer, Request, free_port, json_server, moto_server
 
 
 @pytest.fixture
@@ -56,9 +53,7 @@ async def test_unreachable_dynamodb_is_503_then_the_same_app_recovers(
 
     assert down_settings.dynamodb_endpoint is not None
     port = int(down_settings.dynamodb_endpoint.rsplit(":", 1)[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
+    with moto_server(port):
         async with AsyncExitStack() as stack:
             await ensure_tables(await open_client(down_settings, stack), down_settings)
         assert (await down_api.get("/readyz")).status_code == 200
@@ -66,8 +61,6 @@ async def test_unreachable_dynamodb_is_503_then_the_same_app_recovers(
         assert created.status_code == 201
         active = (await down_api.get("/requests/active")).json()["items"]
         assert [i["service_id"] for i in active] == [created.json()["service_id"]]
-    finally:
-        server.stop()
 
 
 async def test_a_missing_table_is_503_naming_the_cause(settings: Settings, user_pool: UserPool) -> None:
@@ -85,29 +78,25 @@ async def test_dynamodb_stopping_and_restarting_under_a_running_service(user_poo
     """moto on a fixed port goes away and comes back (its data kept); the same app serves throughout."""
     port = free_port()
     settings = make_settings(f"http://127.0.0.1:{port}")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    async with AsyncExitStack() as stack:
-        await ensure_tables(await open_client(settings, stack), settings)
-    async with api_client(settings) as api:
-        created = await api.post("/requests", json=new_request(service_status="Accepted"))
-        assert created.status_code == 201
-        path = created.headers["location"]
+    with ExitStack() as first_server:
+        first_server.enter_context(moto_server(port))
+        async with AsyncExitStack() as stack:
+            await ensure_tables(await open_client(settings, stack), settings)
+        async with api_client(settings) as api:
+            created = await api.post("/requests", json=new_request(service_status="Accepted"))
+            assert created.status_code == 201
+            path = created.headers["location"]
 
-        server.stop()
-        started = time.monotonic()
-        _assert_unavailable(await api.get(path))
-        _assert_unavailable(await api.get("/requests/active"))
-        _assert_unavailable(await api.get("/readyz"))
-        assert time.monotonic() - started < 3 * settings.dynamodb_deadline
+            first_server.close()  # DynamoDB goes away under the running app
+            started = time.monotonic()
+            _assert_unavailable(await api.get(path))
+            _assert_unavailable(await api.get("/requests/active"))
+            _assert_unavailable(await api.get("/readyz"))
+            assert time.monotonic() - started < 3 * settings.dynamodb_deadline
 
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        try:
-            assert (await api.get(path)).json() == created.json()
-            assert (await api.get("/readyz")).status_code == 200
-        finally:
-            server.stop()
+            with moto_server(port):
+                assert (await api.get(path)).json() == created.json()
+                assert (await api.get("/readyz")).status_code == 200
 
 
 @pytest.fixture
@@ -166,29 +155,16 @@ def throttling_endpoint() -> Iterator[tuple[str, list[str]]]:
     """A DynamoDB endpoint that answers every call with ThrottlingException; records each call."""
     calls: list[str] = []
 
-    class Throttle(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            calls.append(self.headers.get("X-Amz-Target", ""))
-            body = json.dumps(
-                {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
-            ).encode()
-            self.send_response(400)
-            self.send_header("Content-Type", "application/x-amz-json-1.0")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def throttle(request: Request) -> Answer:
+        calls.append(request.headers.get("X-Amz-Target", ""))
+        return Answer(
+            400,
+            {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"},
+            content_type="application/x-amz-json-1.0",
+        )
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Throttle)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", calls
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(throttle) as endpoint:
+        yield endpoint, calls
 
 
 async def test_throttling_is_retried_with_backoff_then_503(

@@ -9,17 +9,12 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.helpers import count_items, new_request
+from tests.helpers import FORM, count_items, new_request
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
 KEY = {"Idempotency-Key": "3f6c1f0e-8d7b-4a51-9f2e-0c1b2a3d4e5f"}
-FORM = {
-    "service_description": "Brakes for a 08 Mazda 3",
-    "phone_number": "208-867-5309",
-    "license_plate": "1J1957",
-}
 
 
 async def test_a_retry_with_the_same_key_and_body_returns_the_same_request(

@@ -14,16 +14,11 @@ from lambda_adapter import handler as handler_module
 from lambda_adapter.handler import LambdaAdapter
 from service.dynamo import Backend
 from service.settings import Settings
+from tests.helpers import FORM
 from tests.lambda_events import CLAIMS, CONSOLE_TEST_EVENTS, Context, alb, http_api, rest_api
 
 WEBSITE = "https://quick-oil.example"
-FORM = json.dumps(
-    {
-        "service_description": "Brakes for a 08 Mazda 3",
-        "phone_number": "208-867-5309",
-        "license_plate": "1J1957",
-    }
-)
+FORM_BODY = json.dumps(FORM)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +81,7 @@ def _seed_active(invoke: Invoker) -> None:
     create = rest_api(
         "POST",
         "/requests",
-        body=json.dumps({**json.loads(FORM), "service_status": "Accepted"}),
+        body=json.dumps({**FORM, "service_status": "Accepted"}),
         headers={"Content-Type": "application/json"},
         claims=CLAIMS,
     )
@@ -110,7 +105,7 @@ def test_rest_api_base64_body_and_location_keeps_the_stage(invoke: Invoker) -> N
         rest_api(
             "POST",
             "/requests",
-            body=FORM,
+            body=FORM_BODY,
             headers={"Content-Type": "application/json"},
             claims=CLAIMS,
             base64_encoded=True,
@@ -122,7 +117,7 @@ def test_rest_api_base64_body_and_location_keeps_the_stage(invoke: Invoker) -> N
         f"https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/requests/1J1957/{item['service_id']}"
     )
     public = invoke(
-        rest_api("POST", "/service-request", body=FORM, headers={"Content-Type": "application/json"})
+        rest_api("POST", "/service-request", body=FORM_BODY, headers={"Content-Type": "application/json"})
     )
     assert (public["statusCode"], _json(public)) == (201, "Successfully added new service request")
 
@@ -184,7 +179,7 @@ def test_http_api_with_cookies_repeated_query_parameters_and_a_named_stage(invok
         http_api(
             "POST",
             "/requests",
-            body=FORM,
+            body=FORM_BODY,
             headers={"Content-Type": "application/json"},
             stage="prod",
             claims=CLAIMS,
@@ -199,7 +194,7 @@ def test_http_api_base64_body_and_missing_claims(invoke: Invoker) -> None:
         http_api(
             "POST",
             "/service-request",
-            body=FORM,
+            body=FORM_BODY,
             headers={"Content-Type": "application/json"},
             base64_encoded=True,
         )
@@ -217,7 +212,7 @@ def test_function_url_events(invoke: Invoker) -> None:
         http_api(
             "POST",
             "/service-request",
-            body=FORM,
+            body=FORM_BODY,
             headers={"Content-Type": "application/json", "Origin": WEBSITE},
             function_url=True,
             domain=domain,
@@ -287,7 +282,7 @@ def test_warm_invocations_reuse_one_dynamodb_client(invoke: Invoker) -> None:
         http_api("GET", "/healthz"),
         alb("GET", "/service-request"),
         CONSOLE_TEST_EVENTS["empty"],
-        rest_api("POST", "/service-request", body=FORM, headers={"Content-Type": "application/json"}),
+        rest_api("POST", "/service-request", body=FORM_BODY, headers={"Content-Type": "application/json"}),
     ]
     responses = [invoke(event) for _ in range(6) for event in events]
     assert all(r["statusCode"] in (200, 201) for r in responses)

@@ -10,16 +10,10 @@ import httpx
 import pytest
 
 from service.models import ACTIVE_STATUSES, Status
-from tests.helpers import count_items, create, put_raw, raw_item
+from tests.helpers import FORM, count_items, create, put_raw, raw_item
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
-
-FORM = {
-    "service_description": "Brakes for a 08 Mazda 3",
-    "phone_number": "208-867-5309",
-    "license_plate": "1J1957",
-}
 
 
 async def test_public_list_is_every_active_request_with_three_fields_only(api: httpx.AsyncClient) -> None:

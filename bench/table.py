@@ -1,22 +1,18 @@
-"""dynalite (a DynamoDB-protocol server on LevelDB, in Node.js) on 127.0.0.1 for the benchmarks, and tables
-of realistic service requests loaded into it with BatchWriteItem."""
+"""The benchmarks' table: the service's settings and a client for it, and realistic service requests to load
+into it with BatchWriteItem."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ulid import ULID
 
-from bench.common import ROOT
 from service.dynamo import open_client
 from service.models import ACTIVE_STATUSES, Status
 from service.settings import Settings
@@ -26,7 +22,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, WriteRequestTypeDef
 
-DYNALITE_DIR = ROOT / "bench" / "dynalite"
 REGION = "us-east-1"
 TABLE = "VehicleServices"
 
@@ -42,56 +37,9 @@ _DESCRIPTIONS = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args!r} exited with {process.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a child we started, and kill it when it does not go."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def dynalite(path: Path | None = None) -> Iterator[str]:
-    """A dynalite server on a free port of 127.0.0.1 (in memory unless `path`), stopped on exit; its URL."""
-    if not (DYNALITE_DIR / "node_modules" / "dynalite").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=DYNALITE_DIR, check=True)
-    port = free_port()
-    command = ["node", "node_modules/dynalite/cli.js", "--port", str(port), "--createTableMs", "0"]
-    if path is not None:
-        command += ["--path", str(path)]
-    process = subprocess.Popen(command, cwd=DYNALITE_DIR, stdout=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
-
-
 def bench_settings(endpoint: str, **overrides: Any) -> Settings:
-    """The service's settings against the benchmark's dynalite; no token checks: every caller a technician."""
+    """The service's settings against the benchmark's DynamoDB server; no token checks: every caller a
+    technician."""
     values: dict[str, Any] = {
         "dynamodb_mode": "endpoint",
         "dynamodb_endpoint": endpoint,
