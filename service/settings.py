@@ -110,7 +110,9 @@ class Settings(BaseSettings):
         json_schema_extra={"default_doc": "`*` with a local DynamoDB, else none"},
     )
     cors_allow_credentials: bool = Field(
-        default=False, description="Let browsers send cookies to the technicians' routes; refused with `*`."
+        default=False,
+        description="Let browsers send cookies to the technicians' routes; refused with `*` or `null` among "
+        "the origins (any page can send `Origin: null`).",
     )
     max_body_bytes: int = Field(
         default=128 * 1024,
@@ -194,8 +196,15 @@ class Settings(BaseSettings):
     def _check_cors(self) -> Settings:
         if self.cors_origins is None:
             self.cors_origins = ["*"] if self.dynamodb_mode != "aws" else []
-        if "*" in self.cors_origins and self.cors_allow_credentials:
-            raise ConfigurationError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
+        if self.cors_allow_credentials:
+            if "*" in self.cors_origins:
+                raise ConfigurationError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
+            if "null" in self.cors_origins:
+                # Sandboxed frames, data: URLs and local files all send `Origin: null`: any page can.
+                raise ConfigurationError(
+                    "CORS_ORIGINS=null grants any page that sandboxes itself; it cannot be combined with "
+                    "CORS_ALLOW_CREDENTIALS=true"
+                )
         return self
 
     @property
