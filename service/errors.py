@@ -9,6 +9,7 @@ ServiceError             status  code
 ├── AlreadyExists        409     already_exists
 ├── PreconditionFailed   412     precondition_failed
 ├── BodyTooLarge         413     body_too_large
+├── MisdirectedRequest   421     misdirected_request
 ├── ValidationFailed     422     validation_failed
 ├── IdempotencyKeyReused 422     idempotency_key_reused
 ├── HttpError            4xx     http_error (any other refusal by the HTTP layer)
@@ -117,6 +118,14 @@ class BodyTooLarge(ServiceError):
         super().__init__(f"the request body is larger than {limit} bytes", headers={"Connection": "close"})
 
 
+class MisdirectedRequest(ServiceError):
+    """The request names a host this service does not answer for (AUTH_MODE=none answers only local ones)."""
+
+    status_code = 421
+    code = "misdirected_request"
+    description = "The service does not answer for the host the request names"
+
+
 class ValidationFailed(ServiceError):
     """The request's fields are invalid; `fields` names each one and what is wrong with it."""
 
@@ -179,6 +188,7 @@ ERRORS: tuple[type[ServiceError], ...] = (
     AlreadyExists,
     PreconditionFailed,
     BodyTooLarge,
+    MisdirectedRequest,
     ValidationFailed,
     IdempotencyKeyReused,
     HttpError,

@@ -13,14 +13,20 @@ PACKAGES = ("service", "lambda_adapter")
 # Lowest first. A new module gets a place here on purpose.
 LAYERS: list[set[str]] = [
     {"service", "service.models", "service.errors", "service.settings", "service.identity", "service.logs"},
-    {"service.expressions", "service.guard", "service.cursor", "service.embedded"},
+    {"service.expressions", "service.guard", "service.cursor", "service.embedded", "service.answers"},
     {"service.idempotency"},
     {"service.table"},
     {"service.repository"},
     {"service.lab", "service.audit", "service.dynamo", "service.responses", "service.cognito"},
-    {"service.auth", "service.requestlog", "service.docs", "service.bodylimit"},
+    {"service.auth", "service.requestlog", "service.docs", "service.bodylimit", "service.hosts"},
     {"service.deps", "service.cors"},
-    {"service.routes", "service.routes.health", "service.routes.requests", "service.routes.website"},
+    {
+        "service.routes",
+        "service.routes.health",
+        "service.routes.requests",
+        "service.routes.website",
+        "service.nostore",
+    },
     {"service.app"},
     {"service.cli", "lambda_adapter", "lambda_adapter.events"},
     {"service.__main__", "lambda_adapter.handler"},
