@@ -144,6 +144,24 @@ class Settings(BaseSettings):
         description="Where the pool's signing keys are published.",
         json_schema_extra={"default_doc": "the pool's own"},
     )
+    jwks_cache_seconds: float = _seconds(
+        3600.0,
+        24 * 3600,
+        "the pool's signing keys are used after they were fetched; then the whole set is fetched again, "
+        "so a key the pool has dropped is trusted no longer.",
+    )
+    jwks_refetch_cooldown_seconds: float = _seconds(
+        30.0,
+        3600,
+        "between two fetches of the signing keys for a token whose key id the set lacks (a key the pool "
+        "has just added); tokens with made-up key ids fetch no more often.",
+    )
+    jwks_timeout_seconds: float = _seconds(
+        5.0,
+        60,
+        "one fetch of the signing keys may take; requests that need the keys meanwhile wait for that "
+        "same fetch, then get `503`.",
+    )
     api_gateway_base_path: str = Field(
         default="/",
         description="On Lambda behind an API Gateway custom domain with a base path mapping, that path "

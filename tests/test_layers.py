@@ -13,7 +13,14 @@ PACKAGES = ("service", "lambda_adapter")
 # Lowest first. A new module gets a place here on purpose.
 LAYERS: list[set[str]] = [
     {"service", "service.models", "service.errors", "service.settings", "service.identity", "service.logs"},
-    {"service.expressions", "service.guard", "service.cursor", "service.embedded", "service.answers"},
+    {
+        "service.expressions",
+        "service.guard",
+        "service.cursor",
+        "service.embedded",
+        "service.answers",
+        "service.jwks",
+    },
     {"service.idempotency"},
     {"service.table"},
     {"service.repository"},
