@@ -6,12 +6,14 @@ ServiceError             status  code
 ├── Unauthorized         401     unauthorized
 ├── NotFound             404     not_found
 ├── MethodNotAllowed     405     method_not_allowed
+├── HeadersTimeout       408     headers_timeout
 ├── AlreadyExists        409     already_exists
 ├── PreconditionFailed   412     precondition_failed
 ├── BodyTooLarge         413     body_too_large
 ├── MisdirectedRequest   421     misdirected_request
 ├── ValidationFailed     422     validation_failed
 ├── IdempotencyKeyReused 422     idempotency_key_reused
+├── HeadersTooLarge      431     headers_too_large
 ├── HttpError            4xx     http_error (any other refusal by the HTTP layer)
 ├── InternalError        500     internal_error
 └── BackendUnavailable   503     backend_unavailable
@@ -91,6 +93,19 @@ class MethodNotAllowed(ServiceError):
     description = "The path is not served with this method; `Allow` lists those it is"
 
 
+class HeadersTimeout(ServiceError):
+    """The request's headers did not arrive whole within HEADERS_TIMEOUT_SECONDS; the connection is closed."""
+
+    status_code = 408
+    code = "headers_timeout"
+    description = "The request's headers arrived too slowly"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the request's headers did not arrive within {seconds:g} s", headers={"Connection": "close"}
+        )
+
+
 class AlreadyExists(ServiceError):
     """A service request with that license plate and service id exists already."""
 
@@ -149,6 +164,19 @@ class IdempotencyKeyReused(ServiceError):
     description = "The Idempotency-Key was used before for another request"
 
 
+class HeadersTooLarge(ServiceError):
+    """The request's header section is larger than MAX_HEADER_BYTES; the connection is closed."""
+
+    status_code = 431
+    code = "headers_too_large"
+    description = "The request's headers are larger than the service accepts"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request's header section is larger than {limit} bytes", headers={"Connection": "close"}
+        )
+
+
 class HttpError(ServiceError):
     """Any other refusal by the HTTP layer, with its own status."""
 
@@ -185,12 +213,14 @@ ERRORS: tuple[type[ServiceError], ...] = (
     Unauthorized,
     NotFound,
     MethodNotAllowed,
+    HeadersTimeout,
     AlreadyExists,
     PreconditionFailed,
     BodyTooLarge,
     MisdirectedRequest,
     ValidationFailed,
     IdempotencyKeyReused,
+    HeadersTooLarge,
     HttpError,
     InternalError,
     BackendUnavailable,

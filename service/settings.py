@@ -89,6 +89,19 @@ class Settings(BaseSettings):
     # The HTTP server.
     host: str = Field(default="127.0.0.1", description="Where `serve` listens.")
     port: int = Field(default=8000, ge=0, le=65535, description="Where `serve` listens.")
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="The most a request's line and headers may hold together under `serve`; more is answered "
+        "`431` and the connection closed, before the rest is read. A Cognito ID token is 1 to 2 KB.",
+    )
+    headers_timeout_seconds: float = _seconds(
+        10.0,
+        300,
+        "a request's line and headers may take to arrive under `serve`, from the connection's start (its "
+        "first request) or the request's first byte; then `408` and the connection is closed.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`."
     )

@@ -25,7 +25,14 @@ LAYERS: list[set[str]] = [
     {"service.table"},
     {"service.repository"},
     {"service.lab", "service.audit", "service.dynamo", "service.responses", "service.cognito"},
-    {"service.auth", "service.requestlog", "service.docs", "service.bodylimit", "service.hosts"},
+    {
+        "service.auth",
+        "service.requestlog",
+        "service.docs",
+        "service.bodylimit",
+        "service.hosts",
+        "service.connections",
+    },
     {"service.deps", "service.cors"},
     {
         "service.routes",
