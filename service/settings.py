@@ -94,7 +94,8 @@ class Settings(BaseSettings):
         ge=1024,
         le=1024 * 1024,
         description="The most a request's line and headers may hold together under `serve`; more is answered "
-        "`431` and the connection closed, before the rest is read. A Cognito ID token is 1 to 2 KB.",
+        "`431` and the connection closed, before the rest is read. Room for a technician's token and a "
+        "browser's usual headers many times over.",
     )
     headers_timeout_seconds: float = _seconds(
         10.0,
@@ -173,7 +174,7 @@ class Settings(BaseSettings):
         5.0,
         60,
         "one fetch of the signing keys may take; requests that need the keys meanwhile wait for that "
-        "same fetch, then get `503`.",
+        "same fetch, and get `503` if it has not brought them by then.",
     )
     api_gateway_base_path: str = Field(
         default="/",
