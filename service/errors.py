@@ -6,7 +6,7 @@ ServiceError             status  code
 ├── Unauthorized         401     unauthorized
 ├── NotFound             404     not_found
 ├── MethodNotAllowed     405     method_not_allowed
-├── HeadersTimeout       408     headers_timeout
+├── RequestTimeout       408     request_timeout
 ├── AlreadyExists        409     already_exists
 ├── PreconditionFailed   412     precondition_failed
 ├── BodyTooLarge         413     body_too_large
@@ -93,16 +93,17 @@ class MethodNotAllowed(ServiceError):
     description = "The path is not served with this method; `Allow` lists those it is"
 
 
-class HeadersTimeout(ServiceError):
-    """The request's headers did not arrive whole within HEADERS_TIMEOUT_SECONDS; the connection is closed."""
+class RequestTimeout(ServiceError):
+    """The request's headers or body did not arrive within HEADERS_TIMEOUT_SECONDS or BODY_TIMEOUT_SECONDS;
+    the connection is closed."""
 
     status_code = 408
-    code = "headers_timeout"
-    description = "The request's headers arrived too slowly"
+    code = "request_timeout"
+    description = "The request arrived too slowly"
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, part: str, seconds: float) -> None:
         super().__init__(
-            f"the request's headers did not arrive within {seconds:g} s", headers={"Connection": "close"}
+            f"the request's {part} did not arrive within {seconds:g} s", headers={"Connection": "close"}
         )
 
 
@@ -213,7 +214,7 @@ ERRORS: tuple[type[ServiceError], ...] = (
     Unauthorized,
     NotFound,
     MethodNotAllowed,
-    HeadersTimeout,
+    RequestTimeout,
     AlreadyExists,
     PreconditionFailed,
     BodyTooLarge,

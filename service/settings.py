@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         "a request's line and headers may take to arrive under `serve`, from the connection's start (its "
         "first request) or the request's first byte; then `408` and the connection is closed.",
     )
+    body_timeout_seconds: float = _seconds(
+        30.0,
+        600,
+        "a request's body may take to arrive under `serve`, from the end of its headers; then `408` and the "
+        "connection is closed. The largest body, `MAX_BODY_BYTES`, takes 13 s at 10 KB/s.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`."
     )

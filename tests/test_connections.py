@@ -16,16 +16,17 @@ import httpx
 import pytest
 
 from service.settings import Settings
+from tests.helpers import FORM
 from tests.process import ServiceProcess, running_service
 
 LIMIT = Settings.model_fields["max_header_bytes"].default
-TIMEOUT = 1.0  # HEADERS_TIMEOUT_SECONDS for these tests
+TIMEOUT = 1.0  # HEADERS_TIMEOUT_SECONDS and BODY_TIMEOUT_SECONDS for these tests
 MB = 1024 * 1024
 
 
 @pytest.fixture
 def service(settings: Settings, table: str) -> Iterator[ServiceProcess]:
-    """The service, serving this test's table, with a short headers timeout."""
+    """The service, serving this test's table, with short timeouts."""
     with running_service(
         DYNAMODB_MODE="endpoint",
         AWS_ENDPOINT_URL_DYNAMODB=settings.dynamodb_endpoint or "",
@@ -34,6 +35,7 @@ def service(settings: Settings, table: str) -> Iterator[ServiceProcess]:
         IDEMPOTENCY_TABLE_NAME=settings.idempotency_table_name,
         AUTH_MODE="none",
         HEADERS_TIMEOUT_SECONDS=str(TIMEOUT),
+        BODY_TIMEOUT_SECONDS=str(TIMEOUT),
     ) as service:
         yield service
 
@@ -79,18 +81,28 @@ def test_a_header_section_over_the_limit_is_431_and_the_connection_closed(servic
     assert (status, body["code"]) == (431, "headers_too_large")
 
 
-async def _slow_client(address: tuple[str, int], *, send_anything: bool) -> tuple[float, bytes]:
-    """A client that sends its headers a byte every 0.2 s (or nothing at all) until the server closes
-    the connection; how long that took and what the server answered. Gives up after 10 s."""
+# What slow clients send before trickling a byte every 0.2 s: nothing at all, the start of their headers, or
+# whole headers announcing a body.
+SLOW_STARTS = {
+    "nothing": None,
+    "headers": b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n",
+    "body": b"POST /service-request HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 1000\r\n\r\n{",
+}
+
+
+async def _slow_client(address: tuple[str, int], start: bytes | None) -> tuple[float, bytes]:
+    """A client that sends `start`, then a byte every 0.2 s (or nothing at all, for None) until the server
+    closes the connection; how long that took and what the server answered. Gives up after 10 s."""
     started = time.monotonic()
     reader, writer = await asyncio.open_connection(*address)
     answer = b""
     try:
-        if send_anything:
-            writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        if start is not None:
+            writer.write(start)
         while time.monotonic() - started < 10:
-            if send_anything:
-                writer.write(b"X")
+            if start is not None:
+                writer.write(b"x")
             try:
                 chunk = await asyncio.wait_for(reader.read(65536), 0.2)
             except TimeoutError:
@@ -105,20 +117,23 @@ async def _slow_client(address: tuple[str, int], *, send_anything: bool) -> tupl
     return time.monotonic() - started, answer
 
 
-async def test_connections_that_send_headers_too_slowly_are_closed(service: ServiceProcess) -> None:
+async def test_connections_that_send_their_request_too_slowly_are_closed(service: ServiceProcess) -> None:
     address = _address(service)
-    clients = [_slow_client(address, send_anything=n % 2 == 0) for n in range(30)]
+    kinds = [kind for kind in SLOW_STARTS for _ in range(10)]
+    clients = [_slow_client(address, SLOW_STARTS[kind]) for kind in kinds]
     async with httpx.AsyncClient(base_url=service.url) as api:
-        # Meanwhile, a client that sends its request whole is served.
-        results, served = await asyncio.gather(asyncio.gather(*clients), api.get("/healthz"))
-    assert served.status_code == 200
-    for n, (seconds, answer) in enumerate(results):
-        assert seconds < TIMEOUT + 4, f"client {n} kept its connection for {seconds:.1f} s"
-        if n % 2 == 0:
-            status, body = _status_and_body(answer)
-            assert (status, body["code"]) == (408, "headers_timeout")
-        else:
+        # Meanwhile, clients that send their requests whole are served.
+        results, *served = await asyncio.gather(
+            asyncio.gather(*clients), api.get("/healthz"), api.post("/service-request", json=FORM)
+        )
+    assert [response.status_code for response in served] == [200, 201]
+    for kind, (seconds, answer) in zip(kinds, results, strict=True):
+        assert seconds < TIMEOUT + 4, f"a client sending {kind} kept its connection for {seconds:.1f} s"
+        if kind == "nothing":
             assert answer == b"", "a connection that asked nothing is closed without an answer"
+        else:
+            assert answer.startswith(b"HTTP/1.1 408 "), (kind, answer)
+            assert _status_and_body(answer)[1]["code"] == "request_timeout"
 
 
 def _rss(pid: int) -> int:
