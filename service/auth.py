@@ -55,7 +55,7 @@ def build_authenticator(settings: Settings) -> Authenticator:
             f"AUTH_MODE=jwt needs {' and '.join(missing)} (or AUTH_MODE=none for local development)"
         )
     # Imported only here: PyJWT brings in `cryptography`, which a Lambda cold start in gateway mode skips.
-    from service.cognito import CognitoTokens
+    from service.cognito import ALGORITHMS, CognitoTokens
     from service.jwks import SigningKeys
 
     issuer, client_id = settings.cognito_issuer, settings.cognito_client_id
@@ -63,6 +63,7 @@ def build_authenticator(settings: Settings) -> Authenticator:
     assert client_id is not None
     keys = SigningKeys(
         settings.jwks_url or f"{issuer}/.well-known/jwks.json",
+        algorithms=ALGORITHMS,
         lifetime=settings.jwks_cache_seconds,
         cooldown=settings.jwks_refetch_cooldown_seconds,
         timeout=settings.jwks_timeout_seconds,

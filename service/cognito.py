@@ -13,7 +13,7 @@ from service.jwks import SigningKeys
 
 log = logging.getLogger(__name__)
 
-_ALGORITHMS = ["RS256"]  # what Cognito signs with; nothing else (and never "none") is accepted
+ALGORITHMS = ("RS256",)  # what Cognito signs with; nothing else (and never "none") is accepted
 
 
 class CognitoTokens:
@@ -40,7 +40,7 @@ class CognitoTokens:
             claims: Claims = jwt.decode(
                 token,
                 key.key,
-                algorithms=_ALGORITHMS,
+                algorithms=list(ALGORITHMS),
                 audience=self._client_id,
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "iss", "aud", "sub", "token_use"]},
@@ -48,7 +48,7 @@ class CognitoTokens:
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("the token has expired", invalid=True) from exc
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:  # InvalidTokenError, or a key that does not fit the token
             raise Unauthorized(f"the token is not valid: {exc}", invalid=True) from exc
         if claims["token_use"] != "id":  # noqa: S105 - a claim's value, not a password
             raise Unauthorized("an ID token is needed, not an access token", invalid=True)

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import jwt
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 class SigningKeys:
-    """The keys of one JWKS URL, by key id.
+    """The keys of one JWKS URL for `algorithms`, by key id.
 
     The set is used for at most `lifetime` seconds after it was fetched, so a key the pool has dropped
     stops being trusted by then. A key id the set lacks fetches it again, at most once per `cooldown`
@@ -31,6 +31,7 @@ class SigningKeys:
         self,
         url: str,
         *,
+        algorithms: Collection[str],
         lifetime: float,
         cooldown: float,
         timeout: float,
@@ -38,6 +39,7 @@ class SigningKeys:
     ) -> None:
         # PyJWT fetches (a plain GET that follows no redirects) and parses; the caching is done here.
         self._client = jwt.PyJWKClient(url, cache_jwk_set=False, cache_keys=False, timeout=timeout)
+        self._algorithms = frozenset(algorithms)
         self._lifetime = lifetime
         self._cooldown = cooldown
         self._timeout = timeout
@@ -84,8 +86,14 @@ class SigningKeys:
         # urllib is synchronous; its timeout bounds each connect and read, the deadline the whole fetch.
         key_set = await run_in_threadpool(self._client.get_jwk_set)
         if started >= self._fetched_at:
+            # Only keys that verify the algorithms accepted: an HMAC key under a token's key id would
+            # otherwise reach the RSA verifier.
             self._keys = {
-                key.key_id: key for key in key_set.keys if key.key_id and key.public_key_use in ("sig", None)
+                key.key_id: key
+                for key in key_set.keys
+                if key.key_id
+                and key.public_key_use in ("sig", None)
+                and key.algorithm_name in self._algorithms
             }
             self._fetched_at = started
 

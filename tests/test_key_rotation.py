@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
+import jwt
 import pytest
 
 from service.settings import Settings
 from tests.cognito import UserPool, serve_user_pool
 from tests.helpers import api_client
+from tests.servers import Answer, Request, json_server
 
 # A technician's read that needs one GetItem: 404 once the token is accepted, 401 when it is not.
 PATH = "/requests/8B1111/1"
@@ -92,3 +94,22 @@ async def test_while_the_pool_hangs_one_fetch_serves_every_waiting_request(
         # Once the pool answers again, the next request fetches the keys and is let in.
         assert await _status(api, token) == ACCEPTED
     assert pool.jwks_requests == 2
+
+
+async def test_a_published_key_of_another_kind_under_the_tokens_key_id_is_refused_not_a_500(
+    settings: Settings, table: str, pool: UserPool
+) -> None:
+    """A key set may hold keys for other algorithms (an HMAC secret, here, under the key id the token names):
+    they verify no token of this service, whatever its header says."""
+    shared = b"a secret that no one shares, 32+ bytes"
+    secret = {"kty": "oct", "k": jwt.utils.base64url_encode(shared).decode(), "kid": pool.kid, "use": "sig"}
+
+    def keys(_: Request) -> Answer:
+        return Answer(200, {"keys": [secret]})
+
+    with json_server(keys) as url:
+        mixed = settings.model_copy(update={"jwks_url": f"{url}/jwks.json"})
+        async with api_client(mixed) as api:
+            rs256 = pool.token()
+            hs256 = pool.token(algorithm="HS256", key=shared)  # type: ignore[arg-type]
+            assert [await _status(api, token) for token in (rs256, hs256)] == [REFUSED, REFUSED]
