@@ -7,7 +7,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 
 import jwt
 from starlette.concurrency import run_in_threadpool
@@ -35,7 +35,6 @@ class SigningKeys:
         lifetime: float,
         cooldown: float,
         timeout: float,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # PyJWT fetches (a plain GET that follows no redirects) and parses; the caching is done here.
         self._client = jwt.PyJWKClient(url, cache_jwk_set=False, cache_keys=False, timeout=timeout)
@@ -43,7 +42,6 @@ class SigningKeys:
         self._lifetime = lifetime
         self._cooldown = cooldown
         self._timeout = timeout
-        self._clock = clock
         self._keys: dict[str, jwt.PyJWK] | None = None
         self._fetched_at = -math.inf  # when the fetch that gave the set started
         self._tried_at = -math.inf  # when the last fetch started, whatever came of it
@@ -53,7 +51,7 @@ class SigningKeys:
     async def key(self, kid: str) -> jwt.PyJWK:
         """The signing key with id `kid`; Unauthorized when the pool has none, BackendUnavailable when the
         set cannot be fetched."""
-        now = self._clock()
+        now = time.monotonic()
         expired = self._keys is None or now - self._fetched_at >= self._lifetime
         unknown = self._keys is not None and kid not in self._keys
         if expired or (unknown and now - self._tried_at >= self._cooldown):
@@ -66,7 +64,7 @@ class SigningKeys:
     async def _refresh(self) -> None:
         """Join the fetch that is running, or start one; wait for it until its deadline at most."""
         loop = asyncio.get_running_loop()
-        now = self._clock()
+        now = time.monotonic()
         fetch = self._fetch
         if fetch is None or fetch.done() or now >= self._fetch_deadline or fetch.get_loop() is not loop:
             # A fetch past its deadline is left to end by itself: its thread cannot be stopped, and a set
