@@ -9,14 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 from service.auth import build_authenticator
 from service.bodylimit import BodyLimitMiddleware
 from service.cors import RouteCors
-from service.deps import require_technician
 from service.docs import add_docs
 from service.dynamo import Backend
 from service.errors import (
@@ -28,6 +26,8 @@ from service.errors import (
     ServiceError,
     ValidationFailed,
 )
+from service.hosts import LocalHostsOnly, RelativeRedirects
+from service.nostore import NoStoreForTechnicians, needs_technician
 from service.requestlog import REQUEST_ID_HEADER, RequestLogMiddleware
 from service.responses import error_response
 from service.routes import health, requests, website
@@ -43,16 +43,9 @@ async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
-def _needs_technician(request: Request) -> bool:
-    route = request.scope.get("route")
-    return isinstance(route, APIRoute) and any(
-        dependency.call is require_technician for dependency in route.dependant.dependencies
-    )
-
-
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    if any(error["type"] == "json_invalid" for error in exc.errors()) and _needs_technician(request):
+    if any(error["type"] == "json_invalid" for error in exc.errors()) and needs_technician(request.scope):
         # FastAPI reads the body before the route's dependencies run: a body that is not JSON would be
         # answered before the token is checked. Check it first, so a caller without one learns nothing.
         try:
@@ -66,13 +59,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(ValidationFailed(fields))
 
 
+# Every method a route might serve; OPTIONS only when a route does (CORS answers preflights itself).
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path: Starlette names only the first route's methods."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    """Every method some route serves at this path. Starlette names only the methods of the first route
+    that matched the path, and FastAPI nests included routers, so the router is asked once per method."""
+    allowed = []
+    for method in _METHODS:
+        probe = {"type": "http", "method": method, "path": request.scope["path"]}
+        probe["root_path"] = request.scope.get("root_path", "")
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -148,6 +148,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         origins=settings.technician_origins,
         allow_credentials=settings.cors_allow_credentials,
     )
+    app.add_middleware(RelativeRedirects)
+    app.add_middleware(NoStoreForTechnicians)
+    if settings.auth == "none":
+        # Everyone is a technician: only for this machine, whatever name a web page resolves to it.
+        app.add_middleware(LocalHostsOnly)
     # Added last, so it wraps CORS too and logs preflight answers with their id.
     app.add_middleware(RequestLogMiddleware)
     return app

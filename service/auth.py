@@ -55,11 +55,17 @@ def build_authenticator(settings: Settings) -> Authenticator:
             f"AUTH_MODE=jwt needs {' and '.join(missing)} (or AUTH_MODE=none for local development)"
         )
     # Imported only here: PyJWT brings in `cryptography`, which a Lambda cold start in gateway mode skips.
-    from service.cognito import CognitoTokens
+    from service.cognito import ALGORITHMS, CognitoTokens
+    from service.jwks import SigningKeys
 
     issuer, client_id = settings.cognito_issuer, settings.cognito_client_id
     assert issuer is not None
     assert client_id is not None
-    return CognitoTokens(
-        jwks_url=settings.jwks_url or f"{issuer}/.well-known/jwks.json", issuer=issuer, client_id=client_id
+    keys = SigningKeys(
+        settings.jwks_url or f"{issuer}/.well-known/jwks.json",
+        algorithms=ALGORITHMS,
+        lifetime=settings.jwks_cache_seconds,
+        cooldown=settings.jwks_refetch_cooldown_seconds,
+        timeout=settings.jwks_timeout_seconds,
     )
+    return CognitoTokens(keys=keys, issuer=issuer, client_id=client_id)

@@ -7,12 +7,19 @@ as it passes the limit. The route never sees the body then, and its answer is re
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import BodyTooLarge
 from service.responses import error_response
+
+# A length is ASCII digits (str.isdigit also takes '²', which int() refuses); past 18 of them it is over
+# any limit, and int() refuses more than 4,300.
+_LENGTH = re.compile(r"[0-9]+")
+_LONGEST_LENGTH = 18
 
 
 class _CutOff(Exception):
@@ -35,7 +42,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limit:
+        if _LENGTH.fullmatch(declared) and (len(declared) > _LONGEST_LENGTH or int(declared) > self.limit):
             await _too_large(self.limit)(scope, receive, send)
             return
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from service.app import create_app
 from service.audit import audit
+from service.connections import bounded_http
 from service.dynamo import Backend, open_client
 from service.embedded import start_embedded_dynamodb
 from service.lab import seed
@@ -84,6 +85,8 @@ def _serve(settings: Settings) -> None:
         access_log=False,  # RequestLogMiddleware logs each request, with its id
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        http=bounded_http(settings),
+        ws="none",  # the service has no WebSocket routes
     )
 
 

@@ -40,6 +40,9 @@ async def require_technician(
 # One or more entity tags, or "*" (RFC 9110); what the API's ETags are made of is checked below.
 _IF_MATCH = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
 _ENTITY_TAG = re.compile(r'(W/)?"([^"]*)"')
+# The versions this API issues: ASCII digits only (str.isdigit also takes '²', which int() refuses, and
+# int() reads '٣' as 3), few enough to fit a DynamoDB number.
+_VERSION = re.compile(r"[0-9]{1,18}")
 
 
 def etag(item: ServiceRequest) -> str:
@@ -63,7 +66,7 @@ async def if_match(
         return None
     # Strong comparison: weak tags, and tags this API never issued, match no version.
     versions = frozenset(
-        int(tag) for weak, tag in _ENTITY_TAG.findall(value) if not weak and tag.isdigit() and len(tag) < 19
+        int(tag) for weak, tag in _ENTITY_TAG.findall(value) if not weak and _VERSION.fullmatch(tag)
     )
     if not versions:
         raise PreconditionFailed("If-Match names no version this service issued")

@@ -6,11 +6,14 @@ ServiceError             status  code
 ├── Unauthorized         401     unauthorized
 ├── NotFound             404     not_found
 ├── MethodNotAllowed     405     method_not_allowed
+├── RequestTimeout       408     request_timeout
 ├── AlreadyExists        409     already_exists
 ├── PreconditionFailed   412     precondition_failed
 ├── BodyTooLarge         413     body_too_large
+├── MisdirectedRequest   421     misdirected_request
 ├── ValidationFailed     422     validation_failed
 ├── IdempotencyKeyReused 422     idempotency_key_reused
+├── HeadersTooLarge      431     headers_too_large
 ├── HttpError            4xx     http_error (any other refusal by the HTTP layer)
 ├── InternalError        500     internal_error
 └── BackendUnavailable   503     backend_unavailable
@@ -90,6 +93,20 @@ class MethodNotAllowed(ServiceError):
     description = "The path is not served with this method; `Allow` lists those it is"
 
 
+class RequestTimeout(ServiceError):
+    """The request's headers or body did not arrive within HEADERS_TIMEOUT_SECONDS or BODY_TIMEOUT_SECONDS;
+    the connection is closed."""
+
+    status_code = 408
+    code = "request_timeout"
+    description = "The request arrived too slowly"
+
+    def __init__(self, part: str, seconds: float) -> None:
+        super().__init__(
+            f"the request's {part} did not arrive within {seconds:g} s", headers={"Connection": "close"}
+        )
+
+
 class AlreadyExists(ServiceError):
     """A service request with that license plate and service id exists already."""
 
@@ -117,6 +134,14 @@ class BodyTooLarge(ServiceError):
         super().__init__(f"the request body is larger than {limit} bytes", headers={"Connection": "close"})
 
 
+class MisdirectedRequest(ServiceError):
+    """The request names a host this service does not answer for (AUTH_MODE=none answers only local ones)."""
+
+    status_code = 421
+    code = "misdirected_request"
+    description = "The service does not answer for the host the request names"
+
+
 class ValidationFailed(ServiceError):
     """The request's fields are invalid; `fields` names each one and what is wrong with it."""
 
@@ -138,6 +163,19 @@ class IdempotencyKeyReused(ServiceError):
     status_code = 422
     code = "idempotency_key_reused"
     description = "The Idempotency-Key was used before for another request"
+
+
+class HeadersTooLarge(ServiceError):
+    """The request's header section is larger than MAX_HEADER_BYTES; the connection is closed."""
+
+    status_code = 431
+    code = "headers_too_large"
+    description = "The request's headers are larger than the service accepts"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request's header section is larger than {limit} bytes", headers={"Connection": "close"}
+        )
 
 
 class HttpError(ServiceError):
@@ -176,11 +214,14 @@ ERRORS: tuple[type[ServiceError], ...] = (
     Unauthorized,
     NotFound,
     MethodNotAllowed,
+    RequestTimeout,
     AlreadyExists,
     PreconditionFailed,
     BodyTooLarge,
+    MisdirectedRequest,
     ValidationFailed,
     IdempotencyKeyReused,
+    HeadersTooLarge,
     HttpError,
     InternalError,
     BackendUnavailable,

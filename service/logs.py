@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from contextvars import ContextVar
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
@@ -20,6 +21,34 @@ _CHATTY_LIBRARIES = ("botocore", "aiobotocore", "aioboto3", "urllib3", "aiohttp"
 # Record attributes that are not worth a JSON field: uvicorn's ANSI-coloured copy of the message, and
 # the asyncio task name that Python 3.12 adds to every record.
 _NOT_FIELDS = [*RESERVED_ATTRS, "color_message", "taskName"]
+
+
+# What could end a line or drive a terminal: C0 and C1 controls, DEL, and Unicode's line and paragraph
+# separators. A path may hold any of them (`%0A`), and a text log line must stay one line.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class _TextFormatter(logging.Formatter):
+    """Plain lines for people. Each record is one line with its control characters escaped; a traceback
+    follows it indented, so a line that starts at the margin is always a record of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _CONTROLS.sub(_escaped, super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return self._indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return self._indented(super().formatStack(stack_info))
+
+    @staticmethod
+    def _indented(text: str) -> str:
+        return "\n".join("    " + _CONTROLS.sub(_escaped, line) for line in text.split("\n"))
 
 
 class _RequestIdFilter(logging.Filter):
@@ -44,7 +73,7 @@ def build_handler(log_format: LogFormat, stream: TextIO | None = None) -> loggin
             timestamp=True,
         )
     else:
-        formatter = logging.Formatter(
+        formatter = _TextFormatter(
             "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
             defaults={"request_id": "-"},
         )

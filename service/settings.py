@@ -89,6 +89,26 @@ class Settings(BaseSettings):
     # The HTTP server.
     host: str = Field(default="127.0.0.1", description="Where `serve` listens.")
     port: int = Field(default=8000, ge=0, le=65535, description="Where `serve` listens.")
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="The most a request's line and headers may hold together under `serve`; more is answered "
+        "`431` and the connection closed, before the rest is read. Room for a technician's token and a "
+        "browser's usual headers many times over.",
+    )
+    headers_timeout_seconds: float = _seconds(
+        10.0,
+        300,
+        "a request's line and headers may take to arrive under `serve`, from the connection's start (its "
+        "first request) or the request's first byte; then `408` and the connection is closed.",
+    )
+    body_timeout_seconds: float = _seconds(
+        30.0,
+        600,
+        "a request's body may take to arrive under `serve`, from the end of its headers; then `408` and the "
+        "connection is closed. The largest body, `MAX_BODY_BYTES`, takes 13 s at 10 KB/s.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`."
     )
@@ -110,7 +130,9 @@ class Settings(BaseSettings):
         json_schema_extra={"default_doc": "`*` with a local DynamoDB, else none"},
     )
     cors_allow_credentials: bool = Field(
-        default=False, description="Let browsers send cookies to the technicians' routes; refused with `*`."
+        default=False,
+        description="Let browsers send cookies to the technicians' routes; refused with `*` or `null` among "
+        "the origins (any page can send `Origin: null`).",
     )
     max_body_bytes: int = Field(
         default=128 * 1024,
@@ -141,6 +163,24 @@ class Settings(BaseSettings):
         default=None,
         description="Where the pool's signing keys are published.",
         json_schema_extra={"default_doc": "the pool's own"},
+    )
+    jwks_cache_seconds: float = _seconds(
+        3600.0,
+        24 * 3600,
+        "the pool's signing keys are used after they were fetched; then the whole set is fetched again, "
+        "so a key the pool has dropped is trusted no longer.",
+    )
+    jwks_refetch_cooldown_seconds: float = _seconds(
+        30.0,
+        3600,
+        "between two fetches of the signing keys for a token whose key id the set lacks (a key the pool "
+        "has just added); tokens with made-up key ids fetch no more often.",
+    )
+    jwks_timeout_seconds: float = _seconds(
+        5.0,
+        60,
+        "one fetch of the signing keys may take; requests that need the keys meanwhile wait for that "
+        "same fetch, and get `503` if it has not brought them by then.",
     )
     api_gateway_base_path: str = Field(
         default="/",
@@ -194,8 +234,15 @@ class Settings(BaseSettings):
     def _check_cors(self) -> Settings:
         if self.cors_origins is None:
             self.cors_origins = ["*"] if self.dynamodb_mode != "aws" else []
-        if "*" in self.cors_origins and self.cors_allow_credentials:
-            raise ConfigurationError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
+        if self.cors_allow_credentials:
+            if "*" in self.cors_origins:
+                raise ConfigurationError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
+            if "null" in self.cors_origins:
+                # Sandboxed frames, data: URLs and local files all send `Origin: null`: any page can.
+                raise ConfigurationError(
+                    "CORS_ORIGINS=null grants any page that sandboxes itself; it cannot be combined with "
+                    "CORS_ALLOW_CREDENTIALS=true"
+                )
         return self
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,18 +24,44 @@ def new_key() -> RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+# Longest a JWKS request waits while the endpoint hangs, so that no test can leave a thread stuck.
+HANG_AT_MOST = 60
+
+
 class UserPool:
-    """Signs tokens the way Cognito does and publishes the public key as a JWKS."""
+    """Signs tokens the way Cognito does and publishes the public key as a JWKS; can rotate its key, and
+    its JWKS endpoint can hang."""
 
     def __init__(self, jwks_url: str) -> None:
         self.jwks_url = jwks_url
         self.key = new_key()
         self.kid = "test-key-1"
         self.jwks_requests = 0
+        self._answering = threading.Event()
+        self._answering.set()
 
     def jwks(self) -> dict[str, Any]:
         public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
         return {"keys": [{**public, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
+
+    def rotate(self, kid: str) -> None:
+        """Sign with a new key from now on, and publish only that one: the old key leaves the pool."""
+        self.key, self.kid = new_key(), kid
+
+    @contextmanager
+    def hanging(self) -> Iterator[None]:
+        """While the block runs, the JWKS endpoint takes requests and answers none of them."""
+        self._answering.clear()
+        try:
+            yield
+        finally:
+            self._answering.set()
+
+    def answer_jwks(self) -> dict[str, Any]:
+        """What the JWKS endpoint answers, once it answers."""
+        self.jwks_requests += 1
+        self._answering.wait(HANG_AT_MOST)
+        return self.jwks()
 
     def token(
         self,
@@ -71,8 +98,7 @@ def serve_user_pool() -> Iterator[UserPool]:
     pool: UserPool
 
     def jwks(_: Request) -> Answer:
-        pool.jwks_requests += 1
-        return Answer(200, pool.jwks())
+        return Answer(200, pool.answer_jwks())
 
     with json_server(jwks) as url:
         pool = UserPool(f"{url}/.well-known/jwks.json")

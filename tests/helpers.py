@@ -55,7 +55,7 @@ async def api_client(settings: Settings, *, token: str | None = None) -> AsyncIt
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver", headers=headers
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://localhost", headers=headers
         ) as client,
     ):
         yield client

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from service.app import create_app
 from service.settings import Settings
 from tests.cognito import UserPool, new_key
-from tests.helpers import api_client, make_settings
+from tests.helpers import FORM, api_client, make_settings
 
 PUBLIC = {("GET", "/service-request"), ("POST", "/service-request"), ("GET", "/healthz"), ("GET", "/readyz")}
 SAMPLE_PATH_VALUES = {"license_plate": "8B1111", "service_id": "1"}
@@ -59,6 +59,23 @@ async def test_every_route_but_the_public_ones_needs_a_technician(
     for method, path in sorted(PUBLIC):
         response = await api.request(method, path, headers={"Authorization": ""}, json={})
         assert response.status_code != 401, (method, path)
+
+
+async def test_technicians_answers_are_never_stored_by_a_cache(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Whole items carry customers' phone numbers: every answer of a technicians' route, success or
+    refusal, says `Cache-Control: no-store`; the public routes' answers do not."""
+    statuses = set()
+    for method, path in _routes(settings):
+        for headers in ({}, {"Authorization": ""}):
+            response = await api.request(method, path, headers=headers, json=FORM)
+            statuses.add(response.status_code)
+            if (method, path) in PUBLIC:
+                assert "cache-control" not in response.headers, (method, path)
+            else:
+                assert response.headers["cache-control"] == "no-store", (method, path, response.status_code)
+    assert {200, 201, 401, 404, 422} <= statuses
 
 
 def _tampered(token: str) -> str:

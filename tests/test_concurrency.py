@@ -74,6 +74,26 @@ async def test_if_match_forms(api: httpx.AsyncClient, header: str, status: int) 
         assert response.json()["fields"][0]["field"] == "If-Match"
 
 
+@pytest.mark.parametrize("tag", [b'"\xb2"', b'"\xb9\xb3"', b'"1\xb2"', b'"1", "\xb2"'])
+async def test_if_match_counts_only_ascii_digits(api: httpx.AsyncClient, tag: bytes) -> None:
+    """'²' (a latin-1 byte that str.isdigit accepts) names no version: 412, never a 500."""
+    item = await create(api)
+    path = f"/requests/8B1111/{item['service_id']}"
+    answers = [
+        await api.patch(path, json={"service_status": "Accepted"}, headers={b"If-Match": tag}),
+        await api.delete(path, headers={b"If-Match": tag}),
+        await api.put(
+            f"/admin-service-request/{item['service_id']}",
+            json={"license_plate": "8B1111", "service_status": "Completed"},
+            headers={b"If-Match": tag},
+        ),
+    ]
+    expected = 200 if tag.startswith(b'"1",') else 412
+    assert [r.status_code for r in answers] == [expected, 412, 412], [r.text for r in answers]
+    now = (await api.get(path)).json()
+    assert now["version"] == (2 if expected == 200 else 1)
+
+
 async def test_if_match_on_a_missing_request_is_404(api: httpx.AsyncClient) -> None:
     response = await api.patch(
         "/requests/8B1111/none", json={"service_status": "Accepted"}, headers={"If-Match": '"1"'}

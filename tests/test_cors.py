@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from service.cli import main
 from service.settings import Settings
 from tests.helpers import api_client, make_settings
 
@@ -65,9 +66,25 @@ async def test_wildcard_grants_any_origin_without_credentials(settings: Settings
     assert "access-control-allow-credentials" not in response.headers
 
 
-def test_wildcard_with_credentials_is_refused() -> None:
+@pytest.mark.parametrize("origins", ["*", "null", f"{WEBSITE}, null", f"null,{WEBSITE}"])
+def test_any_origin_with_credentials_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], origins: str
+) -> None:
+    """`null` is any page: sandboxed frames, data: URLs and local files all send `Origin: null`."""
     with pytest.raises(ValueError, match="cannot be combined"):
-        Settings(dynamodb_mode="aws", dynamodb_endpoint=None, cors_origins="*", cors_allow_credentials=True)
+        Settings(
+            dynamodb_mode="aws", dynamodb_endpoint=None, cors_origins=origins, cors_allow_credentials=True
+        )
+    monkeypatch.setenv("DYNAMODB_MODE", "aws")
+    monkeypatch.setenv("CORS_ORIGINS", origins)
+    monkeypatch.setenv("CORS_ALLOW_CREDENTIALS", "true")
+    assert main(["serve"]) == 2
+    assert "CORS_ALLOW_CREDENTIALS=true" in capsys.readouterr().err
+
+
+def test_null_without_credentials_is_an_origin_like_any_other() -> None:
+    settings = Settings(dynamodb_mode="aws", dynamodb_endpoint=None, cors_origins=f"{WEBSITE},null")
+    assert settings.technician_origins == [WEBSITE, "null"]
 
 
 async def test_without_cors_origins_technicians_routes_grant_nothing(api: httpx.AsyncClient) -> None:

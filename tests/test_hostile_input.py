@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from pydantic import BaseModel
-from starlette.types import Message
+from starlette.types import ASGIApp, Message
 
 from service.app import create_app
 from service.models import KeyText, ServiceRequest, ServiceRequestCreate, ServiceRequestUpdate, Status
@@ -92,10 +92,9 @@ async def test_the_limit_is_a_setting(settings: Settings, table: str) -> None:
         ).status_code == 201
 
 
-async def test_a_declared_length_over_the_limit_is_refused_without_reading_the_body(
-    settings: Settings,
-) -> None:
-    app = create_app(settings)
+async def _call_raw(app: ASGIApp, content_length: bytes, body: bytes | None) -> list[Message]:
+    """POST /service-request straight to the ASGI app, with any Content-Length; `body` None: reading the
+    body fails the test."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -106,21 +105,40 @@ async def test_a_declared_length_over_the_limit_is_refused_without_reading_the_b
         "raw_path": b"/service-request",
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(LIMIT + 1).encode())],
+        "headers": [
+            (b"host", b"localhost"),
+            (b"content-type", b"application/json"),
+            (b"content-length", content_length),
+        ],
         "client": ("127.0.0.1", 5000),
         "server": ("127.0.0.1", 8000),
     }
     sent: list[Message] = []
 
     async def receive() -> Message:
-        raise AssertionError("the body was read")
+        assert body is not None, "the body was read"
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: Message) -> None:
         sent.append(message)
 
     await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("declared", [str(LIMIT + 1).encode(), b"9" * 5000], ids=["limit+1", "5000 digits"])
+async def test_a_declared_length_over_the_limit_is_refused_without_reading_the_body(
+    settings: Settings, declared: bytes
+) -> None:
+    sent = await _call_raw(create_app(settings), declared, None)
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["code"] == "body_too_large"
+
+
+async def test_a_length_in_digits_only_str_isdigit_reads_is_not_a_500(settings: Settings, table: str) -> None:
+    """'²' is a digit to str.isdigit but not to int(): no length at all, and the body is read as sent."""
+    sent = await _call_raw(create_app(settings), b"\xb2", json.dumps(new_request()).encode())
+    assert sent[0]["status"] == 201, sent
 
 
 ODD_TEXT = {

@@ -135,6 +135,15 @@ def test_rest_api_on_a_custom_domain_base_path(
     assert "/shop/openapi.json" in docs["body"]
 
 
+@pytest.mark.parametrize("event", [rest_api, http_api], ids=["REST API", "HTTP API"])
+def test_a_405_through_api_gateway_names_the_allowed_methods(
+    invoke: Invoker, event: Callable[..., dict[str, Any]]
+) -> None:
+    response = invoke(event("DELETE", "/service-request"))
+    assert response["statusCode"] == 405
+    assert response["headers"]["allow"] == "GET, POST"
+
+
 def test_rest_api_technician_routes_need_the_authorizers_claims(invoke: Invoker) -> None:
     without = invoke(rest_api("GET", "/admin-service-request"))
     assert without["statusCode"] == 401

@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from service.app import create_app
-from service.logs import configure_logging
+from service.logs import LogFormat, configure_logging
 from service.settings import Settings
 from tests.cognito import UserPool
 from tests.helpers import api_client, create, new_request
@@ -22,18 +25,25 @@ TOKEN = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.sig-9f8e7d"
 TEST_SIDE_LOGGERS = ("httpx", "httpcore", "moto", "werkzeug")
 
 
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """What the service logs, at DEBUG and in JSON, while the test runs; the root logger is restored."""
+@contextmanager
+def captured_logs(log_format: LogFormat, level: str = "DEBUG") -> Iterator[io.StringIO]:
+    """What the service logs in `log_format` while the block runs; the root logger is restored after."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, root_level = root.handlers[:], root.level
     stream = io.StringIO()
-    configure_logging("DEBUG", "json", stream)
+    configure_logging(level, log_format, stream)
     try:
         yield stream
     finally:
         root.handlers[:] = handlers
-        root.setLevel(level)
+        root.setLevel(root_level)
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """What the service logs, at DEBUG and in JSON, while the test runs."""
+    with captured_logs("json") as stream:
+        yield stream
 
 
 def request_lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -116,19 +126,49 @@ async def test_no_phone_number_token_or_query_string_reaches_the_logs(
 
 
 def test_text_format_is_for_people_and_still_carries_the_request_id() -> None:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    stream = io.StringIO()
-    configure_logging("INFO", "text", stream)
-    try:
+    with captured_logs("text", "INFO") as stream:
         logging.getLogger("service.requests").info("GET /healthz 200 0.1ms", extra={"request_id": "r-1"})
         logging.getLogger("service").info("no request here")
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
     first, second = stream.getvalue().splitlines()
     assert first.endswith("INFO service.requests [r-1]: GET /healthz 200 0.1ms")
     assert second.endswith("INFO service [-]: no request here")
+
+
+# A record of the text format starts with its date; anything else at the margin would be forged.
+_TEXT_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+ \[[^\]]+\]: ")
+FORGED = "2026-11-26 10:00:00,000 WARNING service.auth [-]: technician tech logged in"
+
+
+async def test_text_logs_escape_control_characters_so_a_path_forges_no_line(
+    settings: Settings, table: str, user_pool: UserPool
+) -> None:
+    breaks = ["\n", "\r", "\r\n", "\x1b[2K\r", "\u2028", "\x85"]
+    with captured_logs("text", "INFO") as stream:
+        async with api_client(settings, token=user_pool.token()) as api:
+            for line_break in breaks:
+                response = await api.get("/requests/8B1111/1" + quote(line_break + FORGED, safe=""))
+                assert response.status_code == 404
+    lines = stream.getvalue().splitlines()
+    request_lines = [line for line in lines if "service.requests" in line]
+    assert len(request_lines) == len(breaks), lines
+    for line in lines:
+        assert _TEXT_RECORD.match(line), f"a line not written by the service: {line!r}"
+    assert all("technician tech logged in 404 " in line for line in request_lines)
+    assert "\\x0a2026-11-26" in request_lines[0]
+
+
+def test_text_logs_indent_tracebacks_and_escape_their_control_characters() -> None:
+    with captured_logs("text", "INFO") as stream:
+        try:
+            raise ValueError(f"a value with a line break\n{FORGED}\rand a carriage return")
+        except ValueError:
+            logging.getLogger("service.app").exception("unhandled error on GET /explode")
+    first, *traceback = stream.getvalue().splitlines()
+    assert _TEXT_RECORD.match(first)
+    assert traceback
+    # The forged text is there, as the exception said it, but never at the margin.
+    assert all(line.startswith("    ") for line in traceback), traceback
+    assert f"    {FORGED}\\x0dand a carriage return" in traceback
 
 
 def test_dynamodb_libraries_stay_quiet_at_debug(log_output: io.StringIO) -> None:

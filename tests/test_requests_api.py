@@ -222,6 +222,26 @@ async def test_unknown_route_and_method_use_the_error_shape(api: httpx.AsyncClie
     assert wrong.json()["code"] == "method_not_allowed"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/requests/active", "GET"),
+        ("PUT", "/requests", "GET, POST"),
+        ("POST", "/requests/8B1111/1", "GET, PATCH, DELETE"),
+        ("DELETE", "/service-request", "GET, POST"),
+        ("GET", "/admin-service-request/1", "PUT"),
+        ("HEAD", "/healthz", "GET"),
+        ("POST", "/openapi.json", "GET, HEAD"),
+    ],
+)
+async def test_a_405_names_every_method_the_path_is_served_with(
+    api: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await api.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+
+
 async def test_unicode_text_round_trips(api: httpx.AsyncClient) -> None:
     created = await create(api, service_description="Frein arrière — bruit «grinçant» 🚗")
     fetched = await api.get(f"/requests/8B1111/{created['service_id']}")

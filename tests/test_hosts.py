@@ -1,0 +1,104 @@
+"""The Host header is the caller's word: no redirect carries it; AUTH_MODE=none answers only local names."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.hosts import is_local, relative_location
+from service.settings import Settings
+from tests.cognito import UserPool
+from tests.helpers import FORM, api_client
+
+MADE_UP = "evil.example"
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/requests/", "/requests"),
+        ("/requests/active/", "/requests/active"),
+        ("/requests/?status=Accepted", "/requests?status=Accepted"),
+        ("/service-request/", "/service-request"),
+        ("/healthz/", "/healthz"),
+    ],
+)
+async def test_a_trailing_slash_redirect_points_at_a_path_not_at_the_callers_host(
+    settings: Settings, table: str, user_pool: UserPool, path: str, location: str
+) -> None:
+    async with api_client(settings, token=user_pool.token()) as api:
+        response = await api.get(path, headers={"Host": MADE_UP})
+        assert response.status_code == 307, response.text
+        assert response.headers["location"] == location
+        followed = await api.get(location)
+        assert followed.status_code not in (307, 404, 405), followed.text
+
+
+@pytest.mark.parametrize(
+    ("location", "relative"),
+    [
+        ("http://evil.example/requests", "/requests"),
+        ("https://evil.example:8443/a?b=c#d", "/a?b=c#d"),
+        ("http://evil.example//evil.example/x", "/evil.example/x"),
+        ("http://evil.example/\\evil.example/x", "/evil.example/x"),
+        ("http://evil.example", "/"),
+        ("/already/relative", "/already/relative"),
+    ],
+)
+def test_a_location_is_made_a_path_that_no_browser_reads_as_another_host(
+    location: str, relative: str
+) -> None:
+    assert relative_location(location) == relative
+
+
+LOCAL = ["localhost", "localhost:8000", "LOCALHOST.", "shop.localhost:8000", "127.0.0.1", "127.0.0.1:8000"]
+LOCAL += ["127.1.2.3:80", "[::1]", "[::1]:8000"]
+NOT_LOCAL = [MADE_UP, f"{MADE_UP}:8000", "localhost.evil.example", "10.0.0.5:8000", "[::2]:8000", "", ":8000"]
+NOT_LOCAL += ["[::1", "localhost:80:80", "0.0.0.0:8000"]
+
+
+@pytest.mark.parametrize("host", LOCAL)
+def test_local_host_names(host: str) -> None:
+    assert is_local(host)
+
+
+@pytest.mark.parametrize("host", NOT_LOCAL)
+def test_other_host_names(host: str) -> None:
+    assert not is_local(host)
+
+
+@pytest.fixture
+def open_door(settings: Settings) -> Settings:
+    return settings.model_copy(update={"auth_mode": "none"})
+
+
+async def test_without_token_checks_a_page_that_resolves_its_own_name_to_this_machine_gets_nothing(
+    open_door: Settings, table: str
+) -> None:
+    """DNS rebinding: the browser sends the page's own name as Host; AUTH_MODE=none answers 421."""
+    async with api_client(open_door) as api:
+        for host in (MADE_UP, f"{MADE_UP}:8000", "192.168.1.20:8000"):
+            answers = [
+                await api.get("/admin-service-request", headers={"Host": host}),
+                await api.get("/service-request", headers={"Host": host}),
+                await api.post("/service-request", json=FORM, headers={"Host": host}),
+                await api.options(
+                    "/admin-service-request/1",
+                    headers={
+                        "Host": host,
+                        "Origin": f"http://{host}",
+                        "Access-Control-Request-Method": "PUT",
+                    },
+                ),
+            ]
+            for response in answers:
+                assert response.status_code == 421, (host, response.text)
+                assert response.json()["code"] == "misdirected_request"
+        assert (await api.get("/service-request")).json() == []
+        for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000", "shop.localhost"):
+            assert (await api.get("/admin-service-request", headers={"Host": host})).status_code == 200
+
+
+async def test_with_token_checks_any_host_is_answered(settings: Settings, table: str) -> None:
+    async with api_client(settings) as api:
+        response = await api.get("/service-request", headers={"Host": MADE_UP})
+    assert response.status_code == 200
