@@ -12,9 +12,18 @@ PACKAGES = ("service", "lambda_adapter")
 
 # Lowest first. A new module gets a place here on purpose.
 LAYERS: list[set[str]] = [
-    {"service", "service.models", "service.errors", "service.settings", "service.identity", "service.logs"},
-    {"service.expressions", "service.guard", "service.cursor", "service.embedded"},
-    {"service.idempotency"},
+    {
+        "service",
+        "service.models",
+        "service.errors",
+        "service.settings",
+        "service.identity",
+        "service.logs",
+        "service.clock",
+    },
+    {"service.expressions", "service.guard", "service.cursor", "service.embedded", "service.cache"},
+    {"service.idempotency", "service.caller"},
+    {"service.ratelimit"},
     {"service.table"},
     {"service.repository"},
     {"service.lab", "service.audit", "service.dynamo", "service.responses", "service.cognito"},
