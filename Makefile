@@ -86,6 +86,7 @@ bench: $(STAMP) $(DYNALITE_STAMP)  ## docs/performance.md's tables and plots, on
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python -m bench.active_list --lab-text $(LAB_TEXT)
 	$(BIN)/python -m bench.api_load
+	$(BIN)/python -m bench.abuse
 
 docs: $(STAMP)  ## rewrite the settings table of docs/operations.md from service/settings.py
 	$(BIN)/python -m scripts.settings_doc

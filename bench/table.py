@@ -16,7 +16,7 @@ from ulid import ULID
 from service.dynamo import open_client
 from service.models import ACTIVE_STATUSES, Status
 from service.settings import Settings
-from service.table import ensure_table
+from service.table import ensure_tables
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -39,7 +39,8 @@ _DESCRIPTIONS = (
 
 def bench_settings(endpoint: str, **overrides: Any) -> Settings:
     """The service's settings against the benchmark's DynamoDB server; no token checks: every caller a
-    technician."""
+    technician. The public list is read every time: these benchmarks measure its Queries (bench.abuse
+    measures its copy)."""
     values: dict[str, Any] = {
         "dynamodb_mode": "endpoint",
         "dynamodb_endpoint": endpoint,
@@ -49,6 +50,7 @@ def bench_settings(endpoint: str, **overrides: Any) -> Settings:
         "cursor_secret": "benchmark-cursor-secret",
         "log_level": "WARNING",
         "dynamodb_read_timeout": 30.0,
+        "public_list_cache_seconds": 0.0,
         **overrides,
     }
     return Settings(**values)
@@ -56,11 +58,12 @@ def bench_settings(endpoint: str, **overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def table_client(endpoint: str) -> AsyncIterator[DynamoDBClient]:
-    """A DynamoDB client on the benchmark's table, created with the service's own layout if missing."""
+    """A DynamoDB client on the benchmark's table, created with the service's own layout if missing (and
+    the table of Idempotency-Key records beside it)."""
     settings = bench_settings(endpoint)
     async with AsyncExitStack() as stack:
         client = await open_client(settings, stack)
-        await ensure_table(client, settings.table_name)
+        await ensure_tables(client, settings)
         yield client
 
 

@@ -37,6 +37,17 @@ class RestApi(APIGateway):
         return scope
 
 
+class LoadBalancer(ALB):
+    """ALB events, from the address the load balancer saw: the last entry of X-Forwarded-For, which it
+    appends to what the caller sent (Mangum takes the whole header, which the caller can vary at will)."""
+
+    @property
+    def scope(self) -> Scope:
+        scope = super().scope
+        forwarded = scope["client"][0] if scope.get("client") else ""
+        return {**scope, "client": (forwarded.rsplit(",", 1)[-1].strip(), 0)}
+
+
 class HttpApi(HTTPGateway):
     """HTTP API (v2) and Function URL events; a named stage's prefix stays in links, not in routing."""
 

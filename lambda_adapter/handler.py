@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from mangum import Mangum
 from mangum.types import LambdaContext, LambdaEvent
 
-from lambda_adapter.events import DirectInvocation, HttpApi, RestApi
+from lambda_adapter.events import DirectInvocation, HttpApi, LoadBalancer, RestApi
 from service.app import create_app
 from service.settings import Settings
 
@@ -40,7 +40,7 @@ class LambdaAdapter:
             self._app,
             lifespan="off",
             api_gateway_base_path=settings.api_gateway_base_path,
-            custom_handlers=[RestApi, HttpApi, DirectInvocation],
+            custom_handlers=[RestApi, HttpApi, LoadBalancer, DirectInvocation],
         )
 
     @property

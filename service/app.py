@@ -14,6 +14,8 @@ from starlette.routing import Match
 
 from service.auth import build_authenticator
 from service.bodylimit import BodyLimitMiddleware
+from service.cache import RecentValue
+from service.clock import Clock, wall_clock
 from service.cors import RouteCors
 from service.docs import add_docs
 from service.dynamo import Backend
@@ -102,10 +104,13 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; nothing connects until the lifespan starts or the first request needs DynamoDB."""
+def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -> FastAPI:
+    """Build the app; nothing connects until the lifespan starts or the first request needs DynamoDB.
+
+    `clock` is what limits, Idempotency-Key leases and the public list's copy read the time from.
+    """
     settings = settings or Settings()
-    backend = Backend(settings)
+    backend = Backend(settings, clock=clock)
     authenticator = build_authenticator(settings)
 
     @asynccontextmanager
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.backend = backend
     app.state.authenticator = authenticator
     app.state.settings = settings
+    app.state.public_list = RecentValue[bytes](settings.public_list_cache_seconds, clock=clock)
     app.include_router(website.router)
     app.include_router(website.admin)
     app.include_router(requests.router)

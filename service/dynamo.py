@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import aioboto3
 from botocore.config import Config
 
+from service.clock import Clock, wall_clock
 from service.cursor import CursorCodec
 from service.repository import Repository
 from service.settings import Settings
@@ -58,8 +59,9 @@ async def open_client(settings: Settings, stack: AsyncExitStack) -> DynamoDBClie
 class Backend:
     """Hands out the process's Repository, creating its client once, on first use."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock = wall_clock) -> None:
         self._settings = settings
+        self._clock = clock
         self._cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode("utf-8"))
         self._stack = AsyncExitStack()
         self._repository: Repository | None = None
@@ -79,7 +81,11 @@ class Backend:
                         self._cursors,
                         idempotency_table=self._settings.idempotency_table_name,
                         idempotency_ttl=self._settings.idempotency_ttl_seconds,
+                        duplicate_window=self._settings.duplicate_window_seconds,
+                        public_create_limit=self._settings.public_create_limit,
+                        public_create_window=self._settings.public_create_window_seconds,
                         deadline=self._settings.dynamodb_deadline,
+                        clock=self._clock,
                     )
                     log.info(
                         "DynamoDB client ready: table %s, %s",

@@ -8,11 +8,13 @@ ServiceError             status  code
 ├── MethodNotAllowed     405     method_not_allowed
 ├── RequestTimeout       408     request_timeout
 ├── AlreadyExists        409     already_exists
+├── RequestInProgress    409     request_in_progress
 ├── PreconditionFailed   412     precondition_failed
 ├── BodyTooLarge         413     body_too_large
 ├── MisdirectedRequest   421     misdirected_request
 ├── ValidationFailed     422     validation_failed
 ├── IdempotencyKeyReused 422     idempotency_key_reused
+├── TooManyRequests      429     too_many_requests
 ├── HeadersTooLarge      431     headers_too_large
 ├── HttpError            4xx     http_error (any other refusal by the HTTP layer)
 ├── InternalError        500     internal_error
@@ -115,6 +117,18 @@ class AlreadyExists(ServiceError):
     description = "A service request with that key exists already"
 
 
+class RequestInProgress(ServiceError):
+    """Another call holding the same Idempotency-Key (or sending the same form) is still storing its
+    request; retrying after `Retry-After` seconds answers what that call stored."""
+
+    status_code = 409
+    code = "request_in_progress"
+    description = "A call with the same Idempotency-Key or form is in progress; retry after `Retry-After`"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
 class PreconditionFailed(ServiceError):
     """The request has changed since the version If-Match names; nothing was written."""
 
@@ -163,6 +177,17 @@ class IdempotencyKeyReused(ServiceError):
     status_code = 422
     code = "idempotency_key_reused"
     description = "The Idempotency-Key was used before for another request"
+
+
+class TooManyRequests(ServiceError):
+    """This caller sent more anonymous requests of one kind than the limit allows in the current window."""
+
+    status_code = 429
+    code = "too_many_requests"
+    description = "Too many requests from this address; retry after `Retry-After` seconds"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
 class HeadersTooLarge(ServiceError):
@@ -216,11 +241,13 @@ ERRORS: tuple[type[ServiceError], ...] = (
     MethodNotAllowed,
     RequestTimeout,
     AlreadyExists,
+    RequestInProgress,
     PreconditionFailed,
     BodyTooLarge,
     MisdirectedRequest,
     ValidationFailed,
     IdempotencyKeyReused,
+    TooManyRequests,
     HeadersTooLarge,
     HttpError,
     InternalError,

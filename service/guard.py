@@ -27,7 +27,6 @@ ERRORS = {
     "LimitExceededException": _THROTTLED,
     "InternalServerError": "DynamoDB had an internal error",
     "ServiceUnavailable": "DynamoDB is unavailable",
-    "ResourceNotFoundException": "the service-request table does not exist",
     "UnrecognizedClientException": "DynamoDB refused the service's credentials",
 }
 
@@ -40,10 +39,16 @@ class ConditionFailed(Exception):
         self.item = item
 
 
+def missing_table(table: str) -> str:
+    """What the service answers while `table` does not exist, and how to create it."""
+    return f"table {table} does not exist; create it with `make init-table` (python -m service init-table)"
+
+
 @asynccontextmanager
-async def deadline_guard(deadline: float) -> AsyncIterator[None]:
-    """Let the DynamoDB calls inside take at most `deadline` seconds, and raise BackendUnavailable when
-    DynamoDB cannot answer usefully, ConditionFailed when a write's condition did not hold."""
+async def deadline_guard(deadline: float, *, table: str) -> AsyncIterator[None]:
+    """Let the DynamoDB calls inside, on `table`, take at most `deadline` seconds, and raise
+    BackendUnavailable when DynamoDB cannot answer usefully, ConditionFailed when a write's condition did
+    not hold."""
     try:
         async with asyncio.timeout(deadline):
             yield
@@ -55,6 +60,9 @@ async def deadline_guard(deadline: float) -> AsyncIterator[None]:
         if code == "ConditionalCheckFailedException":
             item: Any = exc.response.get("Item")
             raise ConditionFailed(item) from exc
+        if code == "ResourceNotFoundException":
+            log.warning("DynamoDB table %s does not exist", table)
+            raise BackendUnavailable(missing_table(table)) from exc
         if code in ERRORS:
             log.warning("DynamoDB answered %s", code)
             raise BackendUnavailable(ERRORS[code]) from exc

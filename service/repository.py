@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import secrets
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from ulid import ULID
 
+from service.clock import Clock, wall_clock
 from service.cursor import CursorCodec
-from service.errors import AlreadyExists, InvalidCursor, NotFound, PreconditionFailed
+from service.errors import AlreadyExists, InvalidCursor, NotFound, PreconditionFailed, RequestInProgress
 from service.expressions import Parameters, projection, version_is
 from service.guard import ConditionFailed, deadline_guard
-from service.idempotency import DEFAULT_TTL_SECONDS, IdempotencyKey, IdempotencyRecords
+from service.idempotency import DEFAULT_TTL_SECONDS, IdempotencyKey, IdempotencyRecords, duplicate_key
 from service.models import (
     ACTIVE_STATUSES,
     ItemKey,
@@ -30,6 +32,7 @@ from service.models import (
     Status,
     timestamp,
 )
+from service.ratelimit import WindowLimit
 from service.table import INDEX_KEY, STATUS_INDEX, TABLE_KEY
 
 if TYPE_CHECKING:
@@ -37,6 +40,11 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
 
     Item = Mapping[str, AttributeValueTypeDef]
+
+# What makes two forms the same request (see Repository.create's `once_per_form`).
+_FORM_FIELDS = frozenset({"license_plate", "phone_number", "service_description"})
+# A create whose keys another call keeps taking over gives up after this many rounds.
+_CREATE_ROUNDS = 3
 
 _TEXT_FIELDS = (
     "phone_number",
@@ -104,49 +112,116 @@ class Repository:
         *,
         idempotency_table: str,
         idempotency_ttl: int = DEFAULT_TTL_SECONDS,
+        duplicate_window: int = 600,
+        public_create_limit: int = 60,
+        public_create_window: int = 600,
         deadline: float = 10.0,
+        clock: Clock = wall_clock,
     ) -> None:
         self._client = client
         self._table = table_name
+        self._idempotency_table = idempotency_table
         self._cursors = cursors
         self._deadline = deadline
+        self._duplicate_window = duplicate_window
+
+        def guard() -> AbstractAsyncContextManager[None]:
+            return self._guard(idempotency_table)
+
         self._keys = IdempotencyRecords(
-            client, idempotency_table, guard=self._guard, ttl_seconds=idempotency_ttl
+            client,
+            idempotency_table,
+            guard=guard,
+            ttl_seconds=idempotency_ttl,
+            # A holder makes at most a few DynamoDB calls, each within the deadline, between claiming a key
+            # and recording its outcome (claims of its other key included): past this lease it has stopped.
+            lease_seconds=6 * deadline,
+            wait_seconds=deadline,
+            clock=clock,
+        )
+        self._anonymous_creates = WindowLimit(
+            client,
+            idempotency_table,
+            "anonymous-creates",
+            guard=guard,
+            limit=public_create_limit,
+            window_seconds=public_create_window,
+            clock=clock,
         )
 
-    def _guard(self) -> AbstractAsyncContextManager[None]:
-        """Bounds the DynamoDB calls inside by the deadline and translates their errors."""
-        return deadline_guard(self._deadline)
+    def _guard(self, table: str | None = None) -> AbstractAsyncContextManager[None]:
+        """Bounds the DynamoDB calls inside (on `table`, by default the service-request table) by the
+        deadline and translates their errors."""
+        return deadline_guard(self._deadline, table=table or self._table)
 
     async def ping(self) -> None:
-        """Raise BackendUnavailable unless the table answers."""
-        async with self._guard():
-            await self._client.describe_table(TableName=self._table)
+        """Raise BackendUnavailable unless both tables answer; it names a missing one."""
+        for table in (self._table, self._idempotency_table):
+            async with self._guard(table):
+                await self._client.describe_table(TableName=table)
+
+    async def limit_anonymous_create(self, address: str) -> None:
+        """Count an anonymous create from `address`, every instance together; raise TooManyRequests over
+        PUBLIC_CREATE_LIMIT in the current window of PUBLIC_CREATE_WINDOW_SECONDS."""
+        await self._anonymous_creates.admit(address)
 
     async def create(
-        self, new: ServiceRequestCreate, *, idempotency: IdempotencyKey | None = None
+        self,
+        new: ServiceRequestCreate,
+        *,
+        idempotency: IdempotencyKey | None = None,
+        once_per_form: bool = False,
     ) -> tuple[ServiceRequest, bool]:
-        """Store a new request; never overwrites. Returns it, and whether it was stored before.
+        """Store a new request; never overwrites. Returns it, and whether an earlier call stored it.
 
-        Raises AlreadyExists when a given service_id is taken. With an `idempotency` key, a retry
-        (same key, same body, same route) returns the request the first call stored, however the
-        calls interleave; the same key with another body raises IdempotencyKeyReused.
+        Raises AlreadyExists when a given service_id is taken. With an `idempotency` key, every call with
+        the key (and the same body, on the same route) is answered the request the first one stored, as it
+        was stored: it is never stored again, however the calls interleave and whatever became of the item
+        since. The same key with another body raises IdempotencyKeyReused. With `once_per_form`, so is every
+        call with the same plate, phone number and description within the duplicate window.
         """
         service_id = new.service_id or str(ULID())
-        if idempotency is None:
-            return await self._put_new(new, service_id), False
-        fingerprint = idempotency.fingerprint(new.model_dump_json())
-        claim = await self._keys.claim(idempotency, fingerprint, new.license_plate, service_id)
-        try:
-            # For a retry this stores the request only if the first call stopped before doing so.
-            return await self._put_new(new, claim.service_id), False
-        except AlreadyExists:
-            if claim.first_use:  # the given service_id belongs to another request: free the key again
-                await self._keys.forget(idempotency)
-                raise
-            return await self.get([(new.license_plate, claim.service_id)]), True
+        keys = [idempotency] if idempotency is not None else []
+        if once_per_form:
+            form = new.model_dump_json(include=set(_FORM_FIELDS))
+            keys.append(duplicate_key(form, self._duplicate_window))
+        if not keys:
+            return _to_model(await self._put_new(new, service_id)), False
+        body = new.model_dump_json()
+        holder = secrets.token_hex(16)
+        for _ in range(_CREATE_ROUNDS):
+            claims = await self._keys.claim_all(keys, body, new.license_plate, service_id, holder)
+            answered = claims[-1].outcome
+            if answered is not None:
+                return _to_model(answered), True
+            service_id = claims[0].service_id
+            if any(claim.taken_over for claim in claims):
+                # The call that claimed first may have stored the request before it stopped.
+                stored, replayed = await self._find_or_put(new, service_id)
+            else:
+                try:
+                    stored, replayed = await self._put_new(new, service_id), False
+                except AlreadyExists:
+                    if await self._keys.release_all(claims, holder):
+                        raise  # the given service_id belongs to another request
+                    continue  # another call took a key over meanwhile: its outcome is the answer
+            await self._keys.complete_all(claims, holder, stored)
+            return _to_model(stored), replayed
+        raise RequestInProgress("other calls with this Idempotency-Key keep taking it over", retry_after=1)
 
-    async def _put_new(self, new: ServiceRequestCreate, service_id: str) -> ServiceRequest:
+    async def _find_or_put(self, new: ServiceRequestCreate, service_id: str) -> tuple[Item, bool]:
+        """The request stored under `service_id` already, or else stored now; and whether it was there."""
+        for _ in range(2):
+            item = await self._get_item(new.license_plate, service_id)
+            if item is not None:
+                return item, True
+            try:
+                return await self._put_new(new, service_id), False
+            except AlreadyExists:
+                continue  # stored at this moment by a holder thought to have stopped: read it
+        raise AlreadyExists(f"service request {new.license_plate}/{service_id} exists already")
+
+    async def _put_new(self, new: ServiceRequestCreate, service_id: str) -> Item:
         now = timestamp()
         item: dict[str, AttributeValueTypeDef] = {
             **_key(new.license_plate, service_id),
@@ -170,17 +245,21 @@ class Repository:
                 )
         except ConditionFailed:
             raise AlreadyExists(f"service request {new.license_plate}/{service_id} exists already") from None
-        return _to_model(item)
+        return item
+
+    async def _get_item(self, license_plate: str, service_id: str) -> Item | None:
+        async with self._guard():
+            response = await self._client.get_item(
+                TableName=self._table, Key=_key(license_plate, service_id), ConsistentRead=True
+            )
+        return response.get("Item")
 
     async def get(self, keys: Sequence[ItemKey]) -> ServiceRequest:
         """The request under the first of `keys` that holds one (see models.item_keys); raises NotFound."""
         for license_plate, service_id in keys:
-            async with self._guard():
-                response = await self._client.get_item(
-                    TableName=self._table, Key=_key(license_plate, service_id), ConsistentRead=True
-                )
-            if "Item" in response:
-                return _to_model(response["Item"])
+            item = await self._get_item(license_plate, service_id)
+            if item is not None:
+                return _to_model(item)
         raise _not_found(keys)
 
     async def update(

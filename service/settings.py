@@ -86,6 +86,33 @@ class Settings(BaseSettings):
         description="How long an `Idempotency-Key` is remembered.",
     )
 
+    # Abuse limits on the public routes.
+    public_create_limit: int = Field(
+        default=60,
+        ge=1,
+        le=100_000,
+        description="Anonymous `POST /service-request` calls one client address may make per window (an "
+        "IPv6 address counts by its /64 network); more are answered `429` with `Retry-After`. Counted in the "
+        "Idempotency-Key table, so every instance counts together; technicians are not counted.",
+    )
+    public_create_window_seconds: int = Field(
+        default=600, ge=1, le=86_400, description="The window of `PUBLIC_CREATE_LIMIT`, in seconds."
+    )
+    duplicate_window_seconds: int = Field(
+        default=600,
+        ge=1,
+        le=86_400,
+        description="The same form (plate, phone number and description) sent again within this many "
+        "seconds is the same request: stored once, and every repeat answered like the first.",
+    )
+    public_list_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="The public list (`GET /service-request`) is served from a per-instance copy at most "
+        "this many seconds old (`0`: read every time); technicians' lists are never cached.",
+    )
+
     # The HTTP server.
     host: str = Field(default="127.0.0.1", description="Where `serve` listens.")
     port: int = Field(default=8000, ge=0, le=65535, description="Where `serve` listens.")
@@ -118,9 +145,11 @@ class Settings(BaseSettings):
     )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
-        description="Comma-separated addresses (or `*`) whose `X-Forwarded-For`/`-Proto` headers `serve` "
-        "believes: the reverse proxy's address, or `*` when the proxy is the only way in. The scheme and "
-        "host they give end up in `Location`.",
+        description="Comma-separated addresses or networks (or `*`) whose `X-Forwarded-For`/`-Proto` headers "
+        "`serve` believes: the reverse proxy's. The scheme and host they give end up in `Location`, and the "
+        "last `X-Forwarded-For` address not in this list is the client address that `PUBLIC_CREATE_LIMIT` "
+        "counts. With `*` that is the first address, which callers write themselves unless the proxy "
+        "replaces the header: name the proxy instead.",
     )
     cors_origins: Annotated[list[str] | None, NoDecode] = Field(
         default=None,

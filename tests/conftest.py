@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from service.app import create_app
 from service.dynamo import open_client
 from service.settings import Settings
 from service.table import ensure_tables
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool, serve_user_pool
-from tests.helpers import api_client, make_settings
+from tests.helpers import ManualClock, api_client, make_settings, served
 from tests.servers import dynalite_server, moto_server
 
 if TYPE_CHECKING:
@@ -86,4 +88,22 @@ async def table(settings: Settings, dynamodb: DynamoDBClient) -> AsyncIterator[s
 async def api(settings: Settings, table: str, user_pool: UserPool) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a fresh app that sends a valid technician's token unless a test overrides the header."""
     async with api_client(settings, token=user_pool.token()) as client:
+        yield client
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def app(settings: Settings, clock: ManualClock) -> FastAPI:
+    """A fresh app that reads the time from `clock` (limits, Idempotency-Key leases, the public list)."""
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+async def app_api(app: FastAPI, table: str, user_pool: UserPool) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app`, sending a valid technician's token unless a test overrides the header."""
+    async with served(app, token=user_pool.token()) as client:
         yield client

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import httpx
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from service.app import create_app
 from service.settings import Settings
@@ -47,10 +48,31 @@ def make_settings(endpoint: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@asynccontextmanager
-async def api_client(settings: Settings, *, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+class ManualClock:
+    """A clock that stands still until a test moves it: what limits, leases and caches read instead of the
+    time. It starts a little after the start of a whole hour, so that windows of a minute or more start on
+    it predictably."""
+
+    def __init__(self, now: float = 1_795_708_800.0 + 0.5) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def api_client(
+    settings: Settings, *, token: str | None = None
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
     """An HTTP client for a fresh app, in process, with the app's lifespan running."""
-    app = create_app(settings)
+    return served(create_app(settings), token=token)
+
+
+@asynccontextmanager
+async def served(app: FastAPI, *, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for `app`, in process, with the app's lifespan running."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         LifespanManager(app) as manager,

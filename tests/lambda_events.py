@@ -56,14 +56,15 @@ def rest_api(
     base_path: str = "",
     claims: dict[str, Any] | None = None,
     base64_encoded: bool = False,
+    source_ip: str = "203.0.113.7",
 ) -> dict[str, Any]:
-    """A REST API (v1) proxy event. On the execute-api domain the URL carries the stage; on a custom
-    domain it carries the base path mapping instead, which then also starts `path`."""
+    """A REST API (v1) proxy event from `source_ip`. On the execute-api domain the URL carries the stage;
+    on a custom domain it carries the base path mapping instead, which then also starts `path`."""
     all_headers = {
         "Accept": "application/json",
         "Host": domain,
         "User-Agent": "Mozilla/5.0",
-        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-For": source_ip,
         "X-Forwarded-Port": "443",
         "X-Forwarded-Proto": "https",
         **(headers or {}),
@@ -88,7 +89,7 @@ def rest_api(
             "domainPrefix": domain.split(".")[0],
             "extendedRequestId": "c3RhZ2U=",
             "httpMethod": method,
-            "identity": {"sourceIp": "203.0.113.7", "userAgent": "Mozilla/5.0"},
+            "identity": {"sourceIp": source_ip, "userAgent": "Mozilla/5.0"},
             "path": f"{public_prefix}{path}",
             "protocol": "HTTP/1.1",
             "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
@@ -116,8 +117,10 @@ def http_api(
     claims: dict[str, Any] | None = None,
     base64_encoded: bool = False,
     function_url: bool = False,
+    source_ip: str = "203.0.113.7",
 ) -> dict[str, Any]:
-    """An HTTP API (payload 2.0) event, or with `function_url` a Lambda Function URL event."""
+    """An HTTP API (payload 2.0) event from `source_ip`, or with `function_url` a Lambda Function URL
+    event."""
     raw_path = path if stage == "$default" else f"/{stage}{path}"
     params = parse_qs(query, keep_blank_values=True)
     event: dict[str, Any] = {
@@ -129,7 +132,7 @@ def http_api(
             "accept": "application/json",
             "host": domain,
             "user-agent": "Mozilla/5.0",
-            "x-forwarded-for": "203.0.113.7",
+            "x-forwarded-for": source_ip,
             "x-forwarded-port": "443",
             "x-forwarded-proto": "https",
             **{k.lower(): v for k, v in (headers or {}).items()},
@@ -143,7 +146,7 @@ def http_api(
                 "method": method,
                 "path": raw_path,
                 "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
+                "sourceIp": source_ip,
                 "userAgent": "Mozilla/5.0",
             },
             "requestId": "JKJaXmPLvHcESHA=",

@@ -8,16 +8,23 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from service.dynamo import open_client
+from service.guard import missing_table
 from service.settings import Settings
-from service.table import ensure_tables
+from service.table import ensure_table, ensure_tables
 from tests.cognito import UserPool
-from tests.helpers import api_client, make_settings, new_request
+from tests.helpers import FORM, api_client, count_items, make_settings, new_request
 from tests.servers import Answer, Request, free_port, json_server, moto_server
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+KEY = {"Idempotency-Key": "3f6c1f0e-8d7b-4a51-9f2e-0c1b2a3d4e5f"}
 
 
 @pytest.fixture
@@ -63,14 +70,48 @@ async def test_unreachable_dynamodb_is_503_then_the_same_app_recovers(
         assert [i["service_id"] for i in active] == [created.json()["service_id"]]
 
 
-async def test_a_missing_table_is_503_naming_the_cause(settings: Settings, user_pool: UserPool) -> None:
+async def test_a_missing_table_is_503_naming_it_and_how_to_create_it(
+    settings: Settings, user_pool: UserPool
+) -> None:
     async with api_client(
         settings, token=user_pool.token()
     ) as api:  # no `table` fixture: the table does not exist
         response = await api.get("/vehicles/8B1111/requests")
         _assert_unavailable(response)
-        assert response.json()["message"] == "the service-request table does not exist"
+        assert response.json()["message"] == missing_table(settings.table_name)
         _assert_unavailable(await api.get("/readyz"))
+
+
+async def test_without_the_idempotency_key_table_the_503_names_it_and_readyz_reports_it(
+    settings: Settings, dynamodb: DynamoDBClient, user_pool: UserPool
+) -> None:
+    """Pointed at a table created as the lab creates it, by hand and alone: what needs the table of
+    Idempotency-Key records (keys, the public form's duplicates and limits) says which table is missing and
+    how to create it; the lists still answer."""
+    await ensure_table(dynamodb, settings.table_name)
+    expected = missing_table(settings.idempotency_table_name)
+    assert "make init-table" in expected
+    try:
+        async with api_client(settings, token=user_pool.token()) as api:
+            answers = [
+                await api.post("/requests", json=new_request(), headers=KEY),
+                await api.post("/service-request", json=FORM, headers={**KEY, "Authorization": ""}),
+                await api.post("/service-request", json=FORM, headers={"Authorization": ""}),
+                await api.get("/readyz"),
+            ]
+            for response in answers:
+                _assert_unavailable(response)
+                assert response.json()["message"] == expected
+            assert (await api.get("/service-request")).status_code == 200
+            assert await count_items(dynamodb, settings.table_name) == 0
+
+            await ensure_tables(dynamodb, settings)  # what `make init-table` does
+            assert (await api.get("/readyz")).status_code == 200
+            assert (await api.post("/requests", json=new_request(), headers=KEY)).status_code == 201
+    finally:
+        for table in (settings.table_name, settings.idempotency_table_name):
+            with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
+                await dynamodb.delete_table(TableName=table)
 
 
 @pytest.mark.moto_only("stops and restarts a moto server of its own")

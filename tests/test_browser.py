@@ -58,6 +58,9 @@ def service(page_origins: tuple[str, str], user_pool: UserPool) -> Iterator[Serv
         COGNITO_CLIENT_ID=CLIENT_ID,
         JWKS_URL=user_pool.jwks_url,
         CORS_ORIGINS=website,
+        # The page lists the public requests again right after the technician's update, which the
+        # public list's copy would show only up to its interval later (tests/test_public_list.py).
+        PUBLIC_LIST_CACHE_SECONDS="0",
     ) as running:
         yield running
 

@@ -1,20 +1,29 @@
-"""Idempotency-Key: a retried create returns the first call's request, never a second one."""
+"""Idempotency-Key: a retried create is answered the first call's request, never stores a second one, and
+never stores it again."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from service.app import create_app
+from service.idempotency import IdempotencyKey
+from service.models import ServiceRequestCreate
 from service.settings import Settings
-from tests.helpers import FORM, count_items, new_request
+from tests.calls import Calls, racing, stopped_at
+from tests.cognito import UserPool
+from tests.helpers import FORM, ManualClock, count_items, new_request, served
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
 KEY = {"Idempotency-Key": "3f6c1f0e-8d7b-4a51-9f2e-0c1b2a3d4e5f"}
+ANONYMOUS = {"Authorization": ""}
 
 
 async def test_a_retry_with_the_same_key_and_body_returns_the_same_request(
@@ -75,25 +84,6 @@ async def test_different_keys_store_different_requests(
     assert await count_items(dynamodb, table) == 3
 
 
-async def test_a_first_call_that_stopped_between_its_writes_is_completed_by_the_retry(
-    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str, settings: Settings
-) -> None:
-    """The key's record names the id, but the request was never stored (the process died in between)."""
-    first = await api.post("/requests", json=new_request(), headers=KEY)
-    service_id = first.json()["service_id"]
-    await dynamodb.delete_item(
-        TableName=table, Key={"license_plate": {"S": "8B1111"}, "service_id": {"S": service_id}}
-    )
-    retry = await api.post("/requests", json=new_request(), headers=KEY)
-    assert retry.status_code == 201
-    assert retry.json()["service_id"] == service_id
-    assert await count_items(dynamodb, table) == 1
-    record = await dynamodb.get_item(
-        TableName=settings.idempotency_table_name, Key={"idempotency_key": {"S": KEY["Idempotency-Key"]}}
-    )
-    assert int(record["Item"]["expires_at"]["N"]) > 0
-
-
 @pytest.mark.parametrize("key", ["short", "x" * 256, "has space in it", "ünïcödé-key"])
 async def test_malformed_keys_are_422_naming_the_header(
     api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str, key: str
@@ -127,3 +117,167 @@ async def test_a_retry_with_a_given_service_id_replays_and_a_taken_id_frees_the_
     fresh = await api.post("/requests", json=new_request(service_id="job-8"), headers=other_key)
     assert fresh.status_code == 201
     assert await count_items(dynamodb, table) == 2
+
+
+async def test_a_replay_after_the_request_was_deleted_answers_it_as_stored_and_stores_nothing(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    first = await api.post("/requests", json=new_request(), headers=KEY)
+    assert (await api.delete(first.headers["location"])).status_code == 204
+    replay = await api.post("/requests", json=new_request(), headers=KEY)
+    assert (replay.status_code, replay.json()) == (201, first.json())
+    assert replay.headers["location"] == first.headers["location"]
+    assert replay.headers["etag"] == first.headers["etag"]
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert await count_items(dynamodb, table) == 0
+
+
+async def test_a_replay_of_the_public_form_after_the_request_was_deleted_stores_nothing(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    first = await api.post("/service-request", json=FORM, headers={**KEY, **ANONYMOUS})
+    (item,) = (await dynamodb.scan(TableName=table))["Items"]
+    await dynamodb.delete_item(
+        TableName=table, Key={"license_plate": item["license_plate"], "service_id": item["service_id"]}
+    )
+    replay = await api.post("/service-request", json=FORM, headers={**KEY, **ANONYMOUS})
+    assert (replay.status_code, replay.json()) == (first.status_code, first.json())
+    assert await count_items(dynamodb, table) == 0
+
+
+async def test_a_replay_after_the_request_changed_answers_it_as_first_stored(api: httpx.AsyncClient) -> None:
+    first = await api.post("/requests", json=new_request(), headers=KEY)
+    changed = await api.patch(first.headers["location"], json={"service_status": "Accepted"})
+    assert changed.json()["version"] == 2
+    replay = await api.post("/requests", json=new_request(), headers=KEY)
+    assert replay.json() == first.json()
+    assert (await api.get(first.headers["location"])).json() == changed.json()
+
+
+async def test_a_retry_racing_the_first_call_waits_for_its_request_and_nobody_gets_409(
+    app: FastAPI, app_api: httpx.AsyncClient, dynamodb: DynamoDBClient, settings: Settings
+) -> None:
+    """The first call has claimed the key but not stored its request yet when the retry comes: the retry
+    waits for that request instead of storing it itself (then the first call found its own request taken,
+    answered 409 and freed the key, and a later retry stored a second request)."""
+    first, retry = await racing(
+        await Calls.of(app),
+        settings,
+        app_api.post("/requests", json=new_request(), headers=KEY),
+        app_api.post("/requests", json=new_request(), headers=KEY),
+    )
+    answers = [first, retry, await app_api.post("/requests", json=new_request(), headers=KEY)]
+    assert [a.status_code for a in answers] == [201, 201, 201], answers[0].text
+    assert len({a.json()["service_id"] for a in answers}) == 1
+    assert [a.headers.get("idempotent-replayed") for a in answers] == [None, "true", "true"]
+    assert await count_items(dynamodb, settings.table_name) == 1
+
+
+async def test_the_409_path_never_frees_a_key_another_call_completed(
+    app: FastAPI,
+    app_api: httpx.AsyncClient,
+    dynamodb: DynamoDBClient,
+    settings: Settings,
+    clock: ManualClock,
+) -> None:
+    """The first call stalls past its lease between claiming the key and storing; a retry takes the key
+    over and stores the request. The first call then finds its id taken: by its own request, so it answers
+    that request, and the key stays."""
+    body = new_request(service_id="job-7")
+    calls = await Calls.of(app)
+    first_store = calls.hold("PutItem", settings.table_name)
+    first = asyncio.create_task(app_api.post("/requests", json=body, headers=KEY))
+    await first_store.reached()
+    clock.advance(6 * settings.dynamodb_deadline)
+    retry = await app_api.post("/requests", json=body, headers=KEY)
+    assert (retry.status_code, retry.json()["service_id"]) == (201, "job-7")
+    first_store.release()
+    assert ((await first).status_code, (await first).json()) == (201, retry.json())
+    again = await app_api.post("/requests", json=body, headers=KEY)
+    assert (again.status_code, again.json()) == (201, retry.json())
+    record = await dynamodb.get_item(
+        TableName=settings.idempotency_table_name, Key={"idempotency_key": {"S": KEY["Idempotency-Key"]}}
+    )
+    assert record["Item"]["outcome"]["M"]["service_id"] == {"S": "job-7"}
+    assert await count_items(dynamodb, settings.table_name) == 1
+
+
+async def test_a_key_whose_first_call_stopped_before_storing_is_taken_over_after_its_lease(
+    settings: Settings, table: str, clock: ManualClock, dynamodb: DynamoDBClient, user_pool: UserPool
+) -> None:
+    """The process stops between claiming the key and storing the request: a retry within the lease is
+    told to come back (409 with Retry-After), one after it stores the request under the key's id."""
+    # A short deadline: a retry waits that long for the first call before it answers 409.
+    settings = settings.model_copy(update={"dynamodb_deadline": 1.0})
+    app = create_app(settings, clock=clock)
+    async with served(app, token=user_pool.token()) as api:
+        calls = await Calls.of(app)
+        await stopped_at(
+            calls.hold("PutItem", settings.table_name),
+            api.post("/requests", json=new_request(), headers=KEY),
+        )
+        too_soon = await api.post("/requests", json=new_request(), headers=KEY)
+        assert too_soon.status_code == 409
+        assert too_soon.json()["code"] == "request_in_progress"
+        assert 1 <= int(too_soon.headers["retry-after"]) <= 6
+        assert await count_items(dynamodb, settings.table_name) == 0
+
+        clock.advance(6 * settings.dynamodb_deadline)
+        later = await api.post("/requests", json=new_request(), headers=KEY)
+        assert later.status_code == 201
+        record = await dynamodb.get_item(
+            TableName=settings.idempotency_table_name, Key={"idempotency_key": {"S": KEY["Idempotency-Key"]}}
+        )
+        assert later.json()["service_id"] == record["Item"]["service_id"]["S"]
+        replay = await api.post("/requests", json=new_request(), headers=KEY)
+        assert (replay.status_code, replay.json()) == (201, later.json())
+    assert await count_items(dynamodb, settings.table_name) == 1
+
+
+async def test_a_key_whose_first_call_stopped_after_storing_is_completed_with_that_request(
+    app: FastAPI,
+    app_api: httpx.AsyncClient,
+    dynamodb: DynamoDBClient,
+    settings: Settings,
+    clock: ManualClock,
+) -> None:
+    """The process stops between storing the request and recording it on the key: a retry after the lease
+    finds the request stored and answers it; nothing is stored twice."""
+    calls = await Calls.of(app)
+    await stopped_at(
+        calls.hold("UpdateItem", settings.idempotency_table_name),
+        app_api.post("/requests", json=new_request(), headers=KEY),
+    )
+    (stored,) = (await dynamodb.scan(TableName=settings.table_name))["Items"]
+
+    clock.advance(6 * settings.dynamodb_deadline)
+    retry = await app_api.post("/requests", json=new_request(), headers=KEY)
+    assert retry.status_code == 201
+    assert retry.json()["service_id"] == stored["service_id"]["S"]
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert await count_items(dynamodb, settings.table_name) == 1
+
+
+async def test_a_key_recorded_before_outcomes_were_is_answered_the_request_it_stands_for(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, settings: Settings
+) -> None:
+    """Records written before keys held their outcome name only the id: a retry finds that request
+    stored and answers it, storing nothing."""
+    body = new_request(service_id="job-9")
+    first = await api.post("/requests", json=body)
+    fingerprint = IdempotencyKey(KEY["Idempotency-Key"], "requests").fingerprint(
+        ServiceRequestCreate(**body).model_dump_json()
+    )
+    await dynamodb.put_item(
+        TableName=settings.idempotency_table_name,
+        Item={
+            "idempotency_key": {"S": KEY["Idempotency-Key"]},
+            "fingerprint": {"S": fingerprint},
+            "license_plate": {"S": "8B1111"},
+            "service_id": {"S": "job-9"},
+            "expires_at": {"N": str(int(time.time()) + 3600)},
+        },
+    )
+    retry = await api.post("/requests", json=body, headers=KEY)
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    assert await count_items(dynamodb, settings.table_name) == 1

@@ -13,6 +13,7 @@ import pytest
 from lambda_adapter import handler as handler_module
 from lambda_adapter.handler import LambdaAdapter
 from service.dynamo import Backend
+from service.guard import missing_table
 from service.settings import Settings
 from tests.helpers import FORM
 from tests.lambda_events import CLAIMS, CONSOLE_TEST_EVENTS, Context, alb, http_api, rest_api
@@ -281,7 +282,7 @@ def test_console_test_invoke_failure_is_a_500_json_message(
     response = invoke({"key1": "value1"})
     assert response["statusCode"] == 500
     assert response["headers"]["Content-Type"] == "application/json"
-    assert json.loads(response["body"]) == {"message": "the service-request table does not exist"}
+    assert json.loads(response["body"]) == {"message": missing_table(lambda_settings.table_name)}
     assert "direct invocation failed with 503" in caplog.text
 
 
@@ -333,3 +334,55 @@ def test_a_misconfigured_function_answers_500_without_internals(
     lambda_thread.submit(adapter.close).result(timeout=30)
     assert response["statusCode"] == 500
     assert json.loads(response["body"]) == {"message": "internal error; it has been logged"}
+
+
+def _forms(count: int) -> list[str]:
+    return [json.dumps({**FORM, "service_description": f"visit {n}"}) for n in range(count)]
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def limited_invoke(
+    lambda_settings: Settings, table: str, make_invoker: Callable[[LambdaAdapter], Invoker]
+) -> Invoker:
+    return make_invoker(LambdaAdapter(lambda_settings.model_copy(update={"public_create_limit": 2})))
+
+
+def test_on_api_gateway_anonymous_creates_count_by_the_events_source_address(limited_invoke: Invoker) -> None:
+    """X-Forwarded-For is the caller's to write: each form below claims another address in it, from one
+    source address."""
+    spoofed = [
+        rest_api("POST", "/service-request", body=body, headers={**JSON, "X-Forwarded-For": f"10.0.0.{n}"})
+        for n, body in enumerate(_forms(3))
+    ]
+    assert [limited_invoke(event)["statusCode"] for event in spoofed] == [201, 201, 429]
+    other_source = rest_api(
+        "POST", "/service-request", body=_forms(4)[3], headers=JSON, source_ip="198.51.100.9"
+    )
+    assert limited_invoke(other_source)["statusCode"] == 201
+    on_http_api = http_api("POST", "/service-request", body=_forms(5)[4], headers=JSON)
+    assert limited_invoke(on_http_api)["statusCode"] == 429
+
+
+def test_behind_an_alb_anonymous_creates_count_by_the_address_the_load_balancer_saw(
+    limited_invoke: Invoker,
+) -> None:
+    """The load balancer appends the address it saw to the X-Forwarded-For the caller sent: a caller
+    writing other addresses there is still counted by its own, and a customer behind a proxy (which adds
+    an entry of its own) by the proxy's, apart from that caller."""
+    forms = _forms(4)
+    chains = [f"10.0.0.{n}, 203.0.113.7" for n in range(3)]
+    events = [
+        alb("POST", "/service-request", body=body, headers={**JSON, "X-Forwarded-For": chain})
+        for chain, body in zip(chains, forms[:3], strict=True)
+    ]
+    answers = [limited_invoke(event) for event in events]
+    assert [answer["statusCode"] for answer in answers] == [201, 201, 429]
+    assert answers[2]["headers"]["retry-after"].isdigit()
+    behind_a_proxy = {**JSON, "X-Forwarded-For": "192.168.1.5, 198.51.100.20"}
+    assert (
+        limited_invoke(alb("POST", "/service-request", body=forms[3], headers=behind_a_proxy))["statusCode"]
+        == 201
+    )

@@ -12,7 +12,15 @@ PACKAGES = ("service", "lambda_adapter")
 
 # Lowest first. A new module gets a place here on purpose.
 LAYERS: list[set[str]] = [
-    {"service", "service.models", "service.errors", "service.settings", "service.identity", "service.logs"},
+    {
+        "service",
+        "service.models",
+        "service.errors",
+        "service.settings",
+        "service.identity",
+        "service.logs",
+        "service.clock",
+    },
     {
         "service.expressions",
         "service.guard",
@@ -20,8 +28,10 @@ LAYERS: list[set[str]] = [
         "service.embedded",
         "service.answers",
         "service.jwks",
+        "service.cache",
     },
-    {"service.idempotency"},
+    {"service.idempotency", "service.caller"},
+    {"service.ratelimit"},
     {"service.table"},
     {"service.repository"},
     {"service.lab", "service.audit", "service.dynamo", "service.responses", "service.cognito"},

@@ -5,11 +5,20 @@ from __future__ import annotations
 import html
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Body, Depends, status
-from pydantic import BaseModel, ConfigDict, model_validator
+from fastapi import APIRouter, Body, Depends, Request, Response, status
+from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
 
+from service.cache import RecentValue
+from service.caller import client_address, proves_technician
 from service.deps import IdempotencyKeyDep, IdPath, IfMatchDep, PlatePath, RepoDep, require_technician
-from service.errors import IdempotencyKeyReused, NotFound, PreconditionFailed, Unauthorized
+from service.errors import (
+    IdempotencyKeyReused,
+    NotFound,
+    PreconditionFailed,
+    RequestInProgress,
+    TooManyRequests,
+    Unauthorized,
+)
 from service.models import (
     ACTIVE_STATUSES,
     OPEN_STATUSES,
@@ -24,6 +33,7 @@ from service.models import (
     phone_tail,
     plate_keys,
 )
+from service.repository import Repository
 from service.responses import error_responses
 
 # The public page's routes: the list and the request form, open to every origin.
@@ -92,6 +102,27 @@ class WebsiteUpdate(ServiceRequestUpdate):
         return data
 
 
+_PUBLIC_LIST = TypeAdapter(list[PublicRequest])
+
+
+async def _public_list(request: Request) -> RecentValue[bytes]:
+    # Made by create_app: one per app, so per instance (a Lambda container keeps its app).
+    cache: RecentValue[bytes] = request.app.state.public_list
+    return cache
+
+
+async def _anonymous_address(request: Request) -> str | None:
+    """The address of a caller that did not prove to be a technician, which the public form's limit
+    counts; None for a technician."""
+    if await proves_technician(request, request.app.state.authenticator):
+        return None
+    return client_address(request)
+
+
+PublicListDep = Annotated[RecentValue[bytes], Depends(_public_list)]
+AnonymousAddressDep = Annotated[str | None, Depends(_anonymous_address)]
+
+
 def _html_safe(item: ServiceRequest) -> ServiceRequest:
     # The website puts these values into its page with innerHTML. What people type is stored as typed,
     # markup characters included; escaped, it displays as typed and can never become an element.
@@ -115,20 +146,27 @@ admin = APIRouter(
 @router.get(
     PUBLIC_PATH,
     summary="The public list of active requests",
+    response_model=list[PublicRequest],
     responses=error_responses(),
 )
-async def public_requests(repo: RepoDep) -> list[PublicRequest]:
+async def public_requests(repo: RepoDep, cache: PublicListDep) -> Response:
     """Every active request (as `GET /requests/active`, all of it), with only its id, its status and the
-    last four digits of the customer's phone number."""
+    last four digits of the customer's phone number; read at most `PUBLIC_LIST_CACHE_SECONDS` ago."""
+    return Response(await cache.get(lambda: _read_public_list(repo)), media_type="application/json")
+
+
+async def _read_public_list(repo: Repository) -> bytes:
     items = await repo.all_with_status([s.value for s in ACTIVE_STATUSES], fields=_PUBLIC_FIELDS)
-    return [
-        PublicRequest(
-            service_id=html.escape(item.service_id),
-            service_status=html.escape(item.service_status or ""),
-            phone_number=phone_tail(item.phone_number),
-        )
-        for item in items
-    ]
+    return _PUBLIC_LIST.dump_json(
+        [
+            PublicRequest(
+                service_id=html.escape(item.service_id),
+                service_status=html.escape(item.service_status or ""),
+                phone_number=phone_tail(item.phone_number),
+            )
+            for item in items
+        ]
+    )
 
 
 @router.post(
@@ -136,10 +174,17 @@ async def public_requests(repo: RepoDep) -> list[PublicRequest]:
     status_code=status.HTTP_201_CREATED,
     summary="Request a service (the public form)",
     response_description="The message the website shows",
-    responses=error_responses(IdempotencyKeyReused),
+    responses=error_responses(RequestInProgress, IdempotencyKeyReused, TooManyRequests),
 )
-async def request_service(new: WebsiteCreate, repo: RepoDep, key: IdempotencyKeyDep) -> str:
-    await repo.create(ServiceRequestCreate(**new.model_dump()), idempotency=key)
+async def request_service(
+    new: WebsiteCreate, repo: RepoDep, key: IdempotencyKeyDep, anonymous: AnonymousAddressDep
+) -> str:
+    """The same form (plate, phone number and description) sent again within `DUPLICATE_WINDOW_SECONDS`
+    is one request, and every repeat is answered like the first. Anonymous callers may send
+    `PUBLIC_CREATE_LIMIT` forms per `PUBLIC_CREATE_WINDOW_SECONDS` from one address, then get `429`."""
+    if anonymous is not None:
+        await repo.limit_anonymous_create(anonymous)
+    await repo.create(ServiceRequestCreate(**new.model_dump()), idempotency=key, once_per_form=True)
     return CREATED
 
 
