@@ -229,8 +229,10 @@ class BackendUnavailable(ServiceError):
     description = "DynamoDB is unavailable; retry after `Retry-After` seconds"
     retry_after_seconds = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, missing_table: str | None = None) -> None:
         super().__init__(message, headers={"Retry-After": str(self.retry_after_seconds)})
+        # The table that does not exist, when that is why.
+        self.missing_table = missing_table
 
 
 # The catalogue, in order of status: every code the service answers.

@@ -62,7 +62,7 @@ async def deadline_guard(deadline: float, *, table: str) -> AsyncIterator[None]:
             raise ConditionFailed(item) from exc
         if code == "ResourceNotFoundException":
             log.warning("DynamoDB table %s does not exist", table)
-            raise BackendUnavailable(missing_table(table)) from exc
+            raise BackendUnavailable(missing_table(table), missing_table=table) from exc
         if code in ERRORS:
             log.warning("DynamoDB answered %s", code)
             raise BackendUnavailable(ERRORS[code]) from exc
