@@ -13,16 +13,18 @@ PACKAGES = ("service", "lambda_adapter")
 # Lowest first. A new module gets a place here on purpose.
 LAYERS: list[set[str]] = [
     {"service", "service.models", "service.errors", "service.settings", "service.identity", "service.logs"},
-    {"service.expressions", "service.guard", "service.cursor", "service.embedded"},
+    {"service.expressions", "service.guard", "service.cursor", "service.embedded", "service.clients"},
     {"service.idempotency"},
     {"service.table"},
-    {"service.repository"},
+    {"service.repository", "service.labqueues"},
+    {"service.events"},
+    {"service.relay"},
     {"service.lab", "service.audit", "service.dynamo", "service.responses", "service.cognito"},
     {"service.auth", "service.requestlog", "service.docs", "service.bodylimit"},
     {"service.deps", "service.cors"},
     {"service.routes", "service.routes.health", "service.routes.requests", "service.routes.website"},
     {"service.app"},
-    {"service.cli", "lambda_adapter", "lambda_adapter.events"},
+    {"service.cli", "lambda_adapter", "lambda_adapter.events", "lambda_adapter.stream"},
     {"service.__main__", "lambda_adapter.handler"},
 ]
 LAYER = {module: place for place, modules in enumerate(LAYERS) for module in modules}
