@@ -9,6 +9,8 @@ import logging
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient
     from types_aiobotocore_sqs import SQSClient
@@ -79,7 +81,13 @@ async def watch(
     url = (await sqs.get_queue_url(QueueName=queue))["QueueUrl"]
     print(f"watching {queue}; Ctrl-C stops", file=out, flush=True)
     while stop is None or not stop.is_set():
-        response = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5)
+        try:
+            # Long polling, shorter than the client's read timeout (clients.py).
+            response = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("the queue did not answer (%s); asking again", type(exc).__name__)
+            await asyncio.sleep(1)
+            continue
         for received in response.get("Messages", []):
             print(describe(queue, received["Body"]), file=out, flush=True)
             await sqs.delete_message(QueueUrl=url, ReceiptHandle=received["ReceiptHandle"])

@@ -158,7 +158,11 @@ async def ensure_table(client: DynamoDBClient, table_name: str, *, stream: bool 
     )
     if stream and not table.get("StreamSpecification", {}).get("StreamEnabled"):
         log.info("turning on the stream of table %s", table_name)
-        await client.update_table(TableName=table_name, StreamSpecification=STREAM)
+        try:
+            await client.update_table(TableName=table_name, StreamSpecification=STREAM)
+        except ClientError as exc:
+            # An implementation without streams (dynalite) refuses; the check below says so.
+            log.warning("the stream of %s cannot be turned on: %s", table_name, exc)
         async with asyncio.timeout(_ACTIVE_WITHIN_SECONDS):
             table = await _wait_active(client, table_name)
     differences = schema_differences(table, stream=stream)

@@ -4,6 +4,7 @@ Lambda function, and as `relay-events` killed and started again), and what reach
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -17,10 +18,11 @@ import httpx
 import pytest
 
 from lambda_adapter.stream import StreamFunction
-from service.clients import open_sns, open_streams
+from service.clients import open_sns, open_sqs, open_streams
 from service.dynamo import open_client
 from service.events import PublishFailed, StatusPublisher
 from service.guard import deadline_guard
+from service.labqueues import watch
 from service.relay import StreamRelay
 from service.settings import Settings
 from tests.helpers import FORM, create
@@ -345,3 +347,23 @@ async def test_a_relay_killed_and_started_again_loses_nothing_and_repeats_nothin
         "7TRK001/R1/3",
         "7TRK001/R2/1",
     ], output
+
+
+async def test_watch_events_waits_out_a_quiet_queue_and_prints_what_comes(
+    settings: Settings, lab: LabTopic
+) -> None:
+    out = io.StringIO()
+    stop = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        watcher = asyncio.create_task(watch(await open_sqs(settings, stack), ALL, out=out, stop=stop))
+        await asyncio.sleep(7)  # longer than the SQS client waits for one answer: the watcher keeps on
+        await lab.sns.publish(TopicArn=TOPIC_ARN, Subject="7", Message='{"service_status": "Completed"}')
+        async with asyncio.timeout(30):
+            while "Completed" not in out.getvalue():  # noqa: ASYNC110 - the watcher writes to a buffer
+                await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(watcher, timeout=10)
+    assert out.getvalue().splitlines() == [
+        "watching AllStatusUpdatesQueue; Ctrl-C stops",
+        'AllStatusUpdatesQueue  7  {"service_status": "Completed"}',
+    ]
