@@ -88,9 +88,14 @@ def status_change(record: Mapping[str, Any]) -> StatusChange | None:
     if not new.get(STATUS_CHANGED, {}).get("BOOL"):
         return None
     item = to_model(new)
-    previous = to_model(old).service_status if old is not None else None
+    before = to_model(old) if old is not None else None
+    previous = before.service_status if before is not None else None
     if item.service_status is None or item.service_status == previous:
-        return None  # an edit elsewhere of an item whose last write here changed its status
+        return None
+    if before is not None and before.version == item.version:
+        # A write elsewhere (the console) keeps the mark of the last write here, but not the version,
+        # which every write here counts.
+        return None
     latest = item.status_history[-1] if item.status_history else None
     version = item.version or 0
     return StatusChange(

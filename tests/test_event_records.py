@@ -73,12 +73,22 @@ def test_a_status_change_names_the_status_before() -> None:
         # Written elsewhere (the console): no mark, whatever changed.
         _record("INSERT", _image("Accepted", 1, marked=None)),
         _record("MODIFY", _image("Completed", 4, marked=None), _image("Accepted", 3)),
-        # An edit elsewhere of an item whose last write here changed its status.
+        # Writes elsewhere to an item whose last write here changed its status: the mark stays, the
+        # version too.
         _record("MODIFY", _image("Accepted", 3), _image("Accepted", 3)),
+        _record("MODIFY", _image("Completed", 3), _image("Accepted", 3)),
         _record("INSERT", _image(None, 1)),
         _record("REMOVE", None, _image("Accepted", 3)),
     ],
-    ids=["edit", "console insert", "console change", "console edit", "no status", "removal"],
+    ids=[
+        "edit",
+        "console insert",
+        "console change",
+        "console edit",
+        "console change after",
+        "no status",
+        "removal",
+    ],
 )
 def test_other_writes_are_no_events(record: dict[str, Any]) -> None:
     assert status_change(record) is None

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from lambda_adapter.stream import StreamFunction
+from service.audit import audit
 from service.clients import open_sns, open_sqs, open_streams
 from service.dynamo import open_client
 from service.events import PublishFailed, StatusPublisher
@@ -367,3 +368,23 @@ async def test_watch_events_waits_out_a_quiet_queue_and_prints_what_comes(
         "watching AllStatusUpdatesQueue; Ctrl-C stops",
         'AllStatusUpdatesQueue  7  {"service_status": "Completed"}',
     ]
+
+
+async def test_writes_made_elsewhere_and_mended_spellings_are_not_published(
+    settings: Settings, api: httpx.AsyncClient, lab: LabTopic
+) -> None:
+    await create(api, service_id="E1")
+    async with AsyncExitStack() as stack:
+        dynamodb = await open_client(settings, stack)
+        # The console changes the status (and nothing else); `audit --fix` mends its spelling.
+        await dynamodb.update_item(
+            TableName=settings.table_name,
+            Key={"license_plate": {"S": "8B1111"}, "service_id": {"S": "E1"}},
+            UpdateExpression="SET service_status = :s",
+            ExpressionAttributeValues={":s": {"S": "accepted"}},
+        )
+        assert await audit(dynamodb, settings.table_name, fix=True, out=io.StringIO()) == 0
+        assert (await api.get("/requests/8B1111/E1")).json()["service_status"] == "Accepted"
+        relay = await _relay(settings, stack)
+        assert await relay.catch_up() == 1
+    assert [r.message["event_id"] for r in await lab.drain(ALL)] == ["8B1111/E1/1"]
