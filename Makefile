@@ -7,11 +7,16 @@ PORT ?= 8000
 AUTH_MODE ?= none
 # `make run` uses the endpoint in AWS_ENDPOINT_URL_DYNAMODB when one is set, else the embedded DynamoDB.
 DYNAMODB_MODE ?= $(if $(AWS_ENDPOINT_URL_DYNAMODB),endpoint,embedded)
+# The embedded moto of `make run` (DynamoDB, its stream, SNS and SQS on one port), where `make
+# watch-events` finds the lab's queues.
+EMBEDDED_PORT ?= 4566
+LOCAL_AWS ?= http://127.0.0.1:$(EMBEDDED_PORT)
+QUEUE ?= AllStatusUpdatesQueue
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit docs lambda-zip bench-cold-start bench lock clean
+.PHONY: help run watch-events test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit docs lambda-zip bench-cold-start bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,8 +28,14 @@ $(STAMP): requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows unless an endpoint is set)
-	HOST=$(HOST) PORT=$(PORT) DYNAMODB_MODE=$(DYNAMODB_MODE) AUTH_MODE=$(AUTH_MODE) $(BIN)/python -m service serve
+run: $(STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows, and its events, unless an endpoint is set)
+	HOST=$(HOST) PORT=$(PORT) DYNAMODB_MODE=$(DYNAMODB_MODE) AUTH_MODE=$(AUTH_MODE) EMBEDDED_PORT=$(EMBEDDED_PORT) \
+		$(BIN)/python -m service serve
+
+watch-events: $(STAMP)  ## print each message reaching a lab queue of `make run` (QUEUE=VehicleCompletedQueue)
+	AWS_ENDPOINT_URL_DYNAMODB=$${AWS_ENDPOINT_URL_DYNAMODB:-$(LOCAL_AWS)} \
+		AWS_ENDPOINT_URL_SQS=$${AWS_ENDPOINT_URL_SQS:-$(LOCAL_AWS)} \
+		$(BIN)/python -m service watch-events --queue $(QUEUE)
 
 test: $(STAMP)  ## the whole test suite, against moto's DynamoDB server over HTTP
 	$(BIN)/python -m pytest

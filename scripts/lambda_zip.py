@@ -24,9 +24,9 @@ OUR_PACKAGES = ("service", "lambda_adapter")
 ZIPPED_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 250 * 1024 * 1024
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
-# botocore ships the models of every AWS service (most of its size); the service calls DynamoDB only.
-# The credential services stay for roles assumed through a profile.
-BOTOCORE_MODELS_KEPT = {"dynamodb", "sts", "sso", "sso-oidc"}
+# botocore ships the models of every AWS service (most of its size); the API calls DynamoDB only, the
+# stream's function SNS only. The credential services stay for roles assumed through a profile.
+BOTOCORE_MODELS_KEPT = {"dynamodb", "sns", "sts", "sso", "sso-oidc"}
 # uvicorn's event loop and HTTP parser (about 18 MiB): Lambda runs no HTTP server.
 SERVER_ONLY = ("uvloop", "httptools")
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from service.expressions import Parameters, as_read
 from service.models import Status, known_status, timestamp
+from service.table import STATUS_CHANGED
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -107,8 +108,10 @@ async def _mend(client: DynamoDBClient, table: str, item: Item, status: Status) 
         as_read(parameters, item, "version"),
     ]
     stamp = f"{parameters.name('updated_at')} = {parameters.text(timestamp())}"
+    # A spelling mended is no change of status that people made: it is not published.
+    unmarked = f"{parameters.name(STATUS_CHANGED)} = {parameters.value({'BOOL': False})}"
     update = (
-        f"SET {parameters.name('service_status')} = {parameters.text(status.value)}, {stamp} "
+        f"SET {parameters.name('service_status')} = {parameters.text(status.value)}, {stamp}, {unmarked} "
         f"ADD {parameters.name('version')} {parameters.number(1)}"
     )
     try:

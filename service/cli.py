@@ -1,4 +1,5 @@
-"""Command line: serve the API, create the table, load the lab's rows, audit the table's items."""
+"""Command line: serve the API, create the table, load the lab's rows, audit the table's items, relay the
+status changes to SNS, and (locally) set up and watch the lab's topic and queues."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import argparse
 import asyncio
 import gc
 import logging
+import signal
 import sys
+import threading
 import urllib.request
 from contextlib import AsyncExitStack
 
@@ -15,11 +18,16 @@ from pydantic import ValidationError
 
 from service.app import create_app
 from service.audit import audit
+from service.clients import open_sns, open_sqs, open_streams
 from service.connections import bounded_http
 from service.dynamo import Backend, open_client
 from service.embedded import start_embedded_dynamodb
+from service.events import StatusPublisher
+from service.guard import deadline_guard
 from service.lab import seed
+from service.labqueues import ALL_QUEUE, QUEUES, ensure_lab_topic, watch
 from service.logs import configure_logging
+from service.relay import RelayError, StreamRelay
 from service.settings import ConfigurationError, Settings
 from service.table import SchemaMismatch, ensure_tables
 
@@ -60,6 +68,77 @@ async def _audit(settings: Settings, *, fix: bool) -> int:
         return await audit(client, settings.table_name, fix=fix)
 
 
+async def _init_events(settings: Settings) -> Settings:
+    """The lab's topic and queues at the local SNS and SQS, then the tables with their stream; the
+    settings with that topic."""
+    async with AsyncExitStack() as stack:
+        topic_arn = await ensure_lab_topic(await open_sns(settings, stack), await open_sqs(settings, stack))
+    if settings.status_topic_arn not in (None, topic_arn):
+        log.warning("STATUS_TOPIC_ARN=%s is not the lab's topic %s", settings.status_topic_arn, topic_arn)
+    settings = settings.model_copy(update={"status_topic_arn": topic_arn})
+    await _init_table(settings)
+    return settings
+
+
+async def _relay(settings: Settings, stop: asyncio.Event) -> None:
+    """Relay the table's stream to the topic until `stop` is set."""
+    assert settings.status_topic_arn is not None
+    async with AsyncExitStack() as stack:
+        relay = StreamRelay(
+            await open_client(settings, stack),
+            await open_streams(settings, stack),
+            StatusPublisher(await open_sns(settings, stack), settings.status_topic_arn),
+            table_name=settings.table_name,
+            checkpoint_table=settings.idempotency_table_name,
+            guard=lambda: deadline_guard(settings.dynamodb_deadline),
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        await relay.run(stop)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event that SIGINT or SIGTERM sets (called in the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def _relay_until_signalled(settings: Settings) -> None:
+    log.info("relaying status changes of %s to %s", settings.table_name, settings.status_topic_arn)
+    await _relay(settings, _stop_on_signals())
+
+
+async def _watch_until_signalled(settings: Settings, queue: str) -> None:
+    async with AsyncExitStack() as stack:
+        await watch(await open_sqs(settings, stack), queue, stop=_stop_on_signals())
+
+
+class _BackgroundRelay:
+    """The relay in a thread of its own with its own event loop, beside the embedded store: SNS never
+    shares a loop with the requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stop = asyncio.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="relay-events", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(_relay(self._settings, self._stop))
+        except Exception:
+            log.exception("the relay stopped")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=15)
+
+
 def _tune_gc() -> None:
     """Collect less often: each DynamoDB call allocates many short-lived objects (botocore), so
     Python's default of a collection every 700 allocations cost 10 to 15% of the CPU per request under
@@ -70,24 +149,34 @@ def _tune_gc() -> None:
 
 
 def _serve(settings: Settings) -> None:
+    relay = None
     if settings.mode == "embedded":
-        _server, url = start_embedded_dynamodb()
-        settings = settings.with_endpoint(url)
-        asyncio.run(_init_table(settings, seed_if_created=True))
+        # Everything a newcomer needs to see events arrive: the lab's topic and queues, the table with
+        # its stream and the lab's rows, and the relay, all on the embedded moto.
+        _server, url = start_embedded_dynamodb(settings.embedded_port)
+        settings = asyncio.run(_init_events(settings.with_endpoint(url)))
+        asyncio.run(_seed(settings))
+        relay = _BackgroundRelay(settings)
+        relay.start()
+        log.warning("status changes go to %s; watch them with `make watch-events`", settings.status_topic_arn)
     app = create_app(settings)
     _tune_gc()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # keep the logging set up by configure_logging
-        access_log=False,  # RequestLogMiddleware logs each request, with its id
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        http=bounded_http(settings),
-        ws="none",  # the service has no WebSocket routes
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            log_config=None,  # keep the logging set up by configure_logging
+            access_log=False,  # RequestLogMiddleware logs each request, with its id
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            http=bounded_http(settings),
+            ws="none",  # the service has no WebSocket routes
+        )
+    finally:
+        if relay is not None:
+            relay.stop()
 
 
 def _healthcheck(settings: Settings) -> int:
@@ -128,6 +217,20 @@ def main(argv: list[str] | None = None) -> int:
         "each only while the item is as it was read; never deletes",
     )
     commands.add_parser("healthcheck", help="exit 0 when the local server's /readyz answers 200")
+    commands.add_parser(
+        "relay-events",
+        help="publish each creation and status change from the table's stream to STATUS_TOPIC_ARN, going "
+        "on where the last run stopped; until SIGINT or SIGTERM",
+    )
+    commands.add_parser(
+        "init-events",
+        help="local SNS and SQS only: create the lab's VehicleStatus topic and its two queues, then the "
+        "tables with the stream",
+    )
+    watch_command = commands.add_parser(
+        "watch-events", help="print each message that reaches one of the lab's queues (and take it off)"
+    )
+    watch_command.add_argument("--queue", choices=sorted(QUEUES), default=ALL_QUEUE)
     args = parser.parse_args(argv)
 
     try:
@@ -158,6 +261,31 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     elif args.command == "audit":
         return asyncio.run(_audit(settings, fix=args.fix))
+    elif args.command in ("relay-events", "init-events", "watch-events"):
+        return _events_command(settings, args.command, args)
     else:
         asyncio.run(_seed(settings))
+    return 0
+
+
+def _events_command(settings: Settings, command: str, args: argparse.Namespace) -> int:
+    try:
+        if command == "relay-events":
+            if settings.status_topic_arn is None:
+                print("relay-events needs STATUS_TOPIC_ARN: the topic to publish to", file=sys.stderr)
+                return 2
+            asyncio.run(_relay_until_signalled(settings))
+        elif settings.mode == "aws":
+            print(f"{command} is for local SNS and SQS; on AWS the stack has the topic", file=sys.stderr)
+            return 2
+        elif command == "init-events":
+            print((asyncio.run(_init_events(settings))).status_topic_arn)
+        else:
+            asyncio.run(_watch_until_signalled(settings, args.queue))
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (RelayError, SchemaMismatch) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0

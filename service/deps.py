@@ -37,6 +37,12 @@ async def require_technician(
     return await authenticator.authenticate(request)
 
 
+async def technician_sub(claims: Annotated[Claims, Depends(require_technician)]) -> str:
+    """Who the technician is, as status histories name them: the subject of their token or of the
+    authorizer's claims (checked once per request: FastAPI caches require_technician's answer)."""
+    return str(claims.get("sub") or "unknown technician")
+
+
 # One or more entity tags, or "*" (RFC 9110); what the API's ETags are made of is checked below.
 _IF_MATCH = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
 _ENTITY_TAG = re.compile(r'(W/)?"([^"]*)"')
@@ -112,6 +118,7 @@ class _AnyText(Convertor[str]):
 register_url_convertor("text", _AnyText())
 
 RepoDep = Annotated[Repository, Depends(get_repository)]
+TechnicianDep = Annotated[str, Depends(technician_sub)]
 IfMatchDep = Annotated[frozenset[int] | None, Depends(if_match)]
 IdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(idempotency_key)]
 # Keys in paths are taken exactly as given, spaces included: rows written elsewhere stay reachable.

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import aioboto3
 from botocore.config import Config
 
+from service.clients import open_aws_client
 from service.clock import Clock, wall_clock
 from service.cursor import CursorCodec
 from service.repository import Repository
@@ -25,23 +24,8 @@ log = logging.getLogger(__name__)
 MAX_CONNECTIONS = 64
 
 
-@functools.cache
-def _session(region: str) -> aioboto3.Session:
-    # One session per process and region: it caches botocore's service model, which every client
-    # would otherwise load again (about 0.1 s each).
-    return aioboto3.Session(region_name=region)
-
-
 async def open_client(settings: Settings, stack: AsyncExitStack) -> DynamoDBClient:
     """A DynamoDB client configured from `settings`, closed when `stack` closes."""
-    session = _session(settings.aws_region)
-    options: dict[str, Any] = {}
-    if settings.mode != "aws":
-        # Explicit credentials: a local endpoint takes any, and botocore's chain would otherwise probe
-        # the network for instance metadata.
-        options["endpoint_url"] = settings.dynamodb_endpoint
-        options["aws_access_key_id"] = settings.aws_access_key_id
-        options["aws_secret_access_key"] = settings.aws_secret_access_key.get_secret_value()
     config = Config(
         # botocore's default of 10 connections queues the 11th concurrent call (a busy server, or a
         # handful of concurrent public lists of six Queries each) for about a second under load.
@@ -50,9 +34,7 @@ async def open_client(settings: Settings, stack: AsyncExitStack) -> DynamoDBClie
         read_timeout=settings.dynamodb_read_timeout,
         retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
     )
-    client: DynamoDBClient = await stack.enter_async_context(
-        session.client("dynamodb", config=config, **options)
-    )
+    client: DynamoDBClient = await open_aws_client(settings, stack, "dynamodb", config=config)
     return client
 
 

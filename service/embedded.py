@@ -1,4 +1,5 @@
-"""The in-memory DynamoDB of local development: moto's server in a thread of this process."""
+"""The in-memory AWS of local development: moto's server in a thread of this process, serving DynamoDB, its
+stream, SNS and SQS on one port."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ class EmbeddedDynamoDB(Protocol):
     def stop(self) -> None: ...
 
 
-def start_embedded_dynamodb() -> tuple[EmbeddedDynamoDB, str]:
-    """Start moto's DynamoDB on a free port of 127.0.0.1; returns the server and its endpoint URL."""
+def start_embedded_dynamodb(port: int = 0) -> tuple[EmbeddedDynamoDB, str]:
+    """Start moto's server on `port` of 127.0.0.1 (0: a free one); returns the server and its URL."""
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:  # deployments do not ship moto, on purpose
@@ -25,12 +26,13 @@ def start_embedded_dynamodb() -> tuple[EmbeddedDynamoDB, str]:
             "(`make run` sets it up); deployments use DynamoDB itself"
         ) from exc
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per DynamoDB call is noise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
     log.warning(
-        "embedded DynamoDB (moto) at %s: the data lives in memory and is lost when this process stops",
+        "embedded DynamoDB, SNS and SQS (moto) at %s: the data lives in memory and is lost when this "
+        "process stops",
         url,
     )
     return server, url

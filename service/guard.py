@@ -45,7 +45,7 @@ def missing_table(table: str) -> str:
 
 
 @asynccontextmanager
-async def deadline_guard(deadline: float, *, table: str) -> AsyncIterator[None]:
+async def deadline_guard(deadline: float, *, table: str | None = None) -> AsyncIterator[None]:
     """Let the DynamoDB calls inside, on `table`, take at most `deadline` seconds, and raise
     BackendUnavailable when DynamoDB cannot answer usefully, ConditionFailed when a write's condition did
     not hold."""
@@ -61,8 +61,9 @@ async def deadline_guard(deadline: float, *, table: str) -> AsyncIterator[None]:
             item: Any = exc.response.get("Item")
             raise ConditionFailed(item) from exc
         if code == "ResourceNotFoundException":
-            log.warning("DynamoDB table %s does not exist", table)
-            raise BackendUnavailable(missing_table(table), missing_table=table) from exc
+            log.warning("DynamoDB table %s does not exist", table or "(of this call)")
+            message = missing_table(table) if table else "a table this call needs does not exist"
+            raise BackendUnavailable(message, missing_table=table) from exc
         if code in ERRORS:
             log.warning("DynamoDB answered %s", code)
             raise BackendUnavailable(ERRORS[code]) from exc

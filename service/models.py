@@ -45,6 +45,13 @@ ACTIVE_STATUSES: tuple[Status, ...] = tuple(s for s in OPEN_STATUSES if s is not
 PLATE_MAX = 40
 PHONE_MAX = 100
 DESCRIPTION_MAX = 10_000
+# A request's status history keeps its latest entries, this many: a request goes through the website's
+# nine statuses in about eight changes, and the bound keeps the history far below DynamoDB's 400 KB too.
+HISTORY_MAX = 50
+# Who changed a status, as the history names them: a technician's `sub` (Cognito's is a 36-character
+# UUID), cut to this many characters, or PUBLIC_ACTOR for the public form.
+ACTOR_MAX = 128
+PUBLIC_ACTOR = "public"
 # The most a key attribute can hold: license_plate is the sort key of StatusIndex, service_id of the table.
 KEY_MAX_BYTES = 1024
 
@@ -201,8 +208,16 @@ STORED_EXAMPLE: JsonDict = {
     **LAB_EXAMPLE,
     "service_id": "01JD8Y6V2ZK4M7Q9R3T5W8X0AB",
     "created_at": "2026-11-26T15:04:05.123Z",
-    "updated_at": "2026-11-26T15:04:05.123Z",
-    "version": 1,
+    "updated_at": "2026-11-26T16:30:00.000Z",
+    "version": 2,
+    "status_history": [
+        {"status": "New Request", "at": "2026-11-26T15:04:05.123Z", "by": "public"},
+        {
+            "status": "Being Serviced",
+            "at": "2026-11-26T16:30:00.000Z",
+            "by": "4f1c2b9e-7d3a-4e51-9c0b-2a6f8d1e3b57",
+        },
+    ],
 }
 
 
@@ -215,6 +230,19 @@ PAGE_EXAMPLE: JsonDict = {
 def _absent_when_none(description: str | None = None) -> Any:
     # An attribute the item lacks is left out of the JSON, as DynamoDB leaves it out of the item.
     return Field(default=None, exclude_if=lambda value: value is None, description=description)
+
+
+class StatusHistoryEntry(BaseModel):
+    """One status a request was given: which, when, and by whom."""
+
+    status: str
+    at: str = Field(description="When, ISO 8601 in UTC.")
+    by: str = Field(description=f"The technician's `sub` (their token's subject), or `{PUBLIC_ACTOR}`.")
+
+
+def history_entry(status: Status, at: str, by: str) -> StatusHistoryEntry:
+    """The entry of a status given at `at` by `by` (cut to ACTOR_MAX characters)."""
+    return StatusHistoryEntry(status=status.value, at=at, by=by[:ACTOR_MAX])
 
 
 class ServiceRequest(BaseModel):
@@ -231,6 +259,10 @@ class ServiceRequest(BaseModel):
     created_at: str | None = _absent_when_none()
     updated_at: str | None = _absent_when_none()
     version: int | None = _absent_when_none("Counts the writes to this request.")
+    status_history: list[StatusHistoryEntry] | None = _absent_when_none(
+        f"Each status given to this request, oldest first: its creation, then each change (its latest "
+        f"{HISTORY_MAX}). Absent on items written elsewhere until their status is changed here."
+    )
 
 
 class ServiceRequestCreate(BaseModel):

@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ulid import ULID
 
@@ -27,21 +27,24 @@ from service.errors import (
     PreconditionFailed,
     RequestInProgress,
 )
-from service.expressions import Parameters, projection, version_is
+from service.expressions import Parameters, as_read, projection, version_is
 from service.guard import ConditionFailed, deadline_guard
 from service.idempotency import DEFAULT_TTL_SECONDS, IdempotencyKey, IdempotencyRecords, duplicate_key
 from service.models import (
     ACTIVE_STATUSES,
+    HISTORY_MAX,
     ItemKey,
     ServiceRequest,
     ServiceRequestCreate,
     ServiceRequestPage,
     ServiceRequestUpdate,
     Status,
+    StatusHistoryEntry,
+    history_entry,
     timestamp,
 )
 from service.ratelimit import WindowLimit
-from service.table import INDEX_KEY, STATUS_INDEX, TABLE_KEY
+from service.table import HISTORY, INDEX_KEY, STATUS_CHANGED, STATUS_INDEX, TABLE_KEY
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -85,13 +88,44 @@ def _version(value: AttributeValueTypeDef | None) -> int | None:
         return None
 
 
-def _to_model(item: Item) -> ServiceRequest:
+def _status_history(value: AttributeValueTypeDef | None) -> list[StatusHistoryEntry] | None:
+    # Entries that are not whole (an item edited by hand) are left out rather than failing the read.
+    if value is None or "L" not in value:
+        return None
+    entries = []
+    for element in value["L"]:
+        fields = element.get("M", {})
+        status, at, by = (_text(fields.get(name)) for name in ("status", "at", "by"))
+        if status is not None and at is not None and by is not None:
+            entries.append(StatusHistoryEntry(status=status, at=at, by=by))
+    return entries
+
+
+def _history_value(entry: StatusHistoryEntry) -> AttributeValueTypeDef:
+    return {"M": {name: {"S": text} for name, text in entry.model_dump().items()}}
+
+
+def _history_length(item: Item) -> int:
+    return len(item.get(HISTORY, {}).get("L", []))
+
+
+def to_model(item: Item) -> ServiceRequest:
+    """The request an item holds (as stored, or as the table's stream carries it)."""
     return ServiceRequest(
         license_plate=_text(item["license_plate"]) or "",
         service_id=_text(item["service_id"]) or "",
         version=_version(item.get("version")),
+        status_history=_status_history(item.get(HISTORY)),
         **{name: _text(item.get(name)) for name in _TEXT_FIELDS},
     )
+
+
+# What an update assumes of the stored item, which its condition checks: `edit` changes no status;
+# `change` gives a new status and appends to a history with room left; `full` gives a new status to an
+# item whose history is full, as read; `same` gives the status the item has already.
+_Plan = Literal["edit", "change", "full", "same"]
+# Attempts at one update whose item changes under it between its condition and the next try.
+_UPDATE_ATTEMPTS = 4
 
 
 def _key(license_plate: str, service_id: str) -> dict[str, AttributeValueTypeDef]:
@@ -193,10 +227,12 @@ class Repository:
         self,
         new: ServiceRequestCreate,
         *,
+        by: str,
         idempotency: IdempotencyKey | None = None,
         once_per_form: bool = False,
     ) -> tuple[ServiceRequest, bool]:
-        """Store a new request; never overwrites. Returns it, and whether an earlier call stored it.
+        """Store a new request; never overwrites. Returns it, and whether an earlier call stored it. Its
+        status history starts with its status, given `by` (a technician's `sub`, or `public`).
 
         Raises AlreadyExists when a given service_id is taken. With an `idempotency` key, every call with
         the key (and the same body, on the same route) is answered the request the first one stored, as it
@@ -210,7 +246,7 @@ class Repository:
             form = new.model_dump_json(include=set(_FORM_FIELDS))
             keys.append(duplicate_key(form, self._duplicate_window))
         if not keys:
-            return _to_model(await self._put_new(new, service_id)), False
+            return to_model(await self._put_new(new, service_id, by)), False
         body = new.model_dump_json()
         holder = secrets.token_hex(16)
         for _ in range(_CREATE_ROUNDS):
@@ -220,38 +256,38 @@ class Repository:
                 if idempotency is not None:
                     raise  # a caller's key must be honoured, or refused
                 self._without_limits(unavailable)
-                return _to_model(await self._put_new(new, service_id)), False
+                return to_model(await self._put_new(new, service_id, by)), False
             answered = claims[-1].outcome
             if answered is not None:
-                return _to_model(answered), True
+                return to_model(answered), True
             service_id = claims[0].service_id
             if any(claim.taken_over for claim in claims):
                 # The call that claimed first may have stored the request before it stopped.
-                stored, replayed = await self._find_or_put(new, service_id)
+                stored, replayed = await self._find_or_put(new, service_id, by)
             else:
                 try:
-                    stored, replayed = await self._put_new(new, service_id), False
+                    stored, replayed = await self._put_new(new, service_id, by), False
                 except AlreadyExists:
                     if await self._keys.release_all(claims, holder):
                         raise  # the given service_id belongs to another request
                     continue  # another call took a key over meanwhile: its outcome is the answer
             await self._keys.complete_all(claims, holder, stored)
-            return _to_model(stored), replayed
+            return to_model(stored), replayed
         raise RequestInProgress("other calls with this Idempotency-Key keep taking it over", retry_after=1)
 
-    async def _find_or_put(self, new: ServiceRequestCreate, service_id: str) -> tuple[Item, bool]:
+    async def _find_or_put(self, new: ServiceRequestCreate, service_id: str, by: str) -> tuple[Item, bool]:
         """The request stored under `service_id` already, or else stored now; and whether it was there."""
         for _ in range(2):
-            item = await self._get_item(new.license_plate, service_id)
+            item = await self._read(new.license_plate, service_id)
             if item is not None:
                 return item, True
             try:
-                return await self._put_new(new, service_id), False
+                return await self._put_new(new, service_id, by), False
             except AlreadyExists:
                 continue  # stored at this moment by a holder thought to have stopped: read it
         raise AlreadyExists(f"service request {new.license_plate}/{service_id} exists already")
 
-    async def _put_new(self, new: ServiceRequestCreate, service_id: str) -> Item:
+    async def _put_new(self, new: ServiceRequestCreate, service_id: str, by: str) -> Item:
         now = timestamp()
         item: dict[str, AttributeValueTypeDef] = {
             **_key(new.license_plate, service_id),
@@ -261,6 +297,8 @@ class Repository:
             "created_at": {"S": now},
             "updated_at": {"S": now},
             "version": {"N": "1"},
+            HISTORY: {"L": [_history_value(history_entry(new.service_status, now, by))]},
+            STATUS_CHANGED: {"BOOL": True},
         }
         if new.service_status is Status.COMPLETED:
             item["completion_date"] = {"S": now}
@@ -277,19 +315,12 @@ class Repository:
             raise AlreadyExists(f"service request {new.license_plate}/{service_id} exists already") from None
         return item
 
-    async def _get_item(self, license_plate: str, service_id: str) -> Item | None:
-        async with self._guard():
-            response = await self._client.get_item(
-                TableName=self._table, Key=_key(license_plate, service_id), ConsistentRead=True
-            )
-        return response.get("Item")
-
     async def get(self, keys: Sequence[ItemKey]) -> ServiceRequest:
         """The request under the first of `keys` that holds one (see models.item_keys); raises NotFound."""
         for license_plate, service_id in keys:
-            item = await self._get_item(license_plate, service_id)
+            item = await self._read(license_plate, service_id)
             if item is not None:
-                return _to_model(item)
+                return to_model(item)
         raise _not_found(keys)
 
     async def update(
@@ -297,33 +328,49 @@ class Repository:
         keys: Sequence[ItemKey],
         changes: ServiceRequestUpdate,
         *,
+        by: str,
         if_version: frozenset[int] | None = None,
     ) -> ServiceRequest:
         """Apply `changes` in one conditional UpdateItem to the request under the first of `keys` that
         holds one; other attributes, known or not, stay as they are. Raises NotFound, PreconditionFailed.
 
+        A new status is appended to the status history, given `by`, in the same write (the history
+        keeps its latest HISTORY_MAX entries); giving the status the request has already adds nothing.
         `completion_date` is present exactly while the status is Completed: it is stamped when the
         status becomes Completed (kept if it already was) and removed when the status moves on.
         Every write adds one to `version` (an item written elsewhere gets its first). With
         `if_version`, the write happens only while the version is one of those (0: no version yet).
         """
-        parameters = Parameters()
-        now = parameters.text(timestamp())
-        assignments = [f"{parameters.name('updated_at')} = {now}"]
-        removals: list[str] = []
-        for field, value in changes.changes().items():
-            assignments.append(f"{parameters.name(field)} = {parameters.text(value)}")
-        if changes.service_status is not None:
-            completion = parameters.name("completion_date")
-            if changes.service_status is Status.COMPLETED:
-                assignments.append(f"{completion} = if_not_exists({completion}, {now})")
-            else:
-                removals.append(completion)
-        expression = f"SET {', '.join(assignments)} ADD {parameters.name('version')} {parameters.number(1)}"
-        if removals:
-            expression += f" REMOVE {', '.join(removals)}"
-        condition = self._write_condition(parameters, if_version)
         for license_plate, service_id in keys:
+            item = await self._update_one(license_plate, service_id, changes, by, if_version)
+            if item is not None:
+                return item
+        raise _not_found(keys)
+
+    async def _update_one(
+        self,
+        license_plate: str,
+        service_id: str,
+        changes: ServiceRequestUpdate,
+        by: str,
+        if_version: frozenset[int] | None,
+    ) -> ServiceRequest | None:
+        """The update under one key: the request as written, or None when there is none there.
+
+        The write never reads first. It assumes the status changes (the usual case); when its condition
+        fails, the item as it was (from DynamoDB's answer, or read) tells which assumption holds, and
+        the write is made again under that one."""
+        plan: _Plan = "edit" if changes.service_status is None else "change"
+        old: Item | None = None
+        for _ in range(_UPDATE_ATTEMPTS):
+            parameters = Parameters()
+            expression = self._update_expression(parameters, changes, by, plan, old)
+            condition = " AND ".join(
+                [
+                    self._write_condition(parameters, if_version),
+                    *self._plan_conditions(parameters, plan, old, changes.service_status),
+                ]
+            )
             try:
                 async with self._guard():
                     response = await self._client.update_item(
@@ -335,11 +382,93 @@ class Repository:
                         ReturnValuesOnConditionCheckFailure="ALL_OLD",
                         **parameters.request(),
                     )
+                return to_model(response["Attributes"])
             except ConditionFailed as failed:
-                await self._raise_if_changed(license_plate, service_id, failed, if_version)
-                continue
-            return _to_model(response["Attributes"])
-        raise _not_found(keys)
+                if plan == "edit" and if_version is None:
+                    return None  # the only condition was that the item exists
+                old = failed.item if failed.item is not None else await self._read(license_plate, service_id)
+            if old is None:
+                return None
+            if if_version is not None and (_version(old.get("version")) or 0) not in if_version:
+                raise PreconditionFailed(
+                    f"service request {license_plate}/{service_id} has changed; read it again"
+                )
+            plan = self._plan(changes, old)
+        raise BackendUnavailable(f"service request {license_plate}/{service_id} kept changing while written")
+
+    @staticmethod
+    def _plan(changes: ServiceRequestUpdate, old: Item) -> _Plan:
+        """What to assume of the item as it was."""
+        if changes.service_status is None:
+            return "edit"
+        if _text(old.get("service_status")) == changes.service_status.value:
+            return "same"
+        return "full" if _history_length(old) >= HISTORY_MAX else "change"
+
+    @staticmethod
+    def _plan_conditions(
+        parameters: Parameters, plan: _Plan, old: Item | None, status: Status | None
+    ) -> list[str]:
+        """The conditions under which `plan`'s assumption holds."""
+        if plan == "edit" or status is None:
+            return []
+        if plan == "full":
+            # The history is rewritten from the item as read: only while nobody has written it since
+            # (every write here changes both; comparing the lists themselves is not portable).
+            assert old is not None
+            return [as_read(parameters, old, "version"), as_read(parameters, old, "updated_at")]
+        current, given = parameters.name("service_status"), parameters.text(status.value)
+        if plan == "same":
+            return [f"{current} = {given}"]
+        history = parameters.name(HISTORY)
+        return [
+            f"({current} <> {given} OR attribute_not_exists({current}))",
+            f"(attribute_not_exists({history}) OR size({history}) < {parameters.number(HISTORY_MAX)})",
+        ]
+
+    @staticmethod
+    def _update_expression(
+        parameters: Parameters, changes: ServiceRequestUpdate, by: str, plan: _Plan, old: Item | None
+    ) -> str:
+        """SET the changes, `updated_at`, the status-change mark and, for a new status, the history;
+        ADD one to `version`; REMOVE `completion_date` when the status moves away from Completed."""
+        now = timestamp()
+        at = parameters.text(now)
+        assignments = [f"{parameters.name('updated_at')} = {at}"]
+        removals: list[str] = []
+        for field, value in changes.changes().items():
+            assignments.append(f"{parameters.name(field)} = {parameters.text(value)}")
+        status = changes.service_status
+        changed = plan in ("change", "full")
+        assignments.append(f"{parameters.name(STATUS_CHANGED)} = {parameters.value({'BOOL': changed})}")
+        if status is not None:
+            completion = parameters.name("completion_date")
+            if status is Status.COMPLETED:
+                assignments.append(f"{completion} = if_not_exists({completion}, {at})")
+            else:
+                removals.append(completion)
+            entry = _history_value(history_entry(status, now, by))
+            history = parameters.name(HISTORY) if plan in ("change", "full") else ""
+            if plan == "change":
+                empty = parameters.value({"L": []})
+                appended = parameters.value({"L": [entry]})
+                assignments.append(f"{history} = list_append(if_not_exists({history}, {empty}), {appended})")
+            elif plan == "full":
+                assert old is not None
+                kept = old[HISTORY]["L"][-(HISTORY_MAX - 1) :]
+                assignments.append(f"{history} = {parameters.value({'L': [*kept, entry]})}")
+        expression = f"SET {', '.join(assignments)} ADD {parameters.name('version')} {parameters.number(1)}"
+        if removals:
+            expression += f" REMOVE {', '.join(removals)}"
+        return expression
+
+    async def _read(self, license_plate: str, service_id: str) -> Item | None:
+        """The item under one key as it is now, or None."""
+        async with self._guard():
+            response = await self._client.get_item(
+                TableName=self._table, Key=_key(license_plate, service_id), ConsistentRead=True
+            )
+        return response.get("Item")
 
     async def delete(self, keys: Sequence[ItemKey], *, if_version: frozenset[int] | None = None) -> None:
         """Remove the request under the first of `keys` that holds one; raises NotFound when none does,
@@ -377,15 +506,8 @@ class Repository:
         version; nothing when there is no item under that key."""
         if if_version is None:
             return  # the only condition was that the item exists
-        exists = failed.item is not None
-        if not exists:
-            # Not every DynamoDB implementation returns the old item; look, on this failure path only.
-            try:
-                await self.get([(license_plate, service_id)])
-                exists = True
-            except NotFound:
-                pass
-        if exists:
+        # Not every DynamoDB implementation returns the old item; look, on this failure path only.
+        if failed.item is not None or await self._read(license_plate, service_id) is not None:
             raise PreconditionFailed(
                 f"service request {license_plate}/{service_id} has changed; read it again"
             )
@@ -443,11 +565,11 @@ class Repository:
         pages = await self._concurrently(
             self._query(self._status_query(status, fields), None, None) for status in statuses
         )
-        return [_to_model(item) for page in pages for item in page]
+        return [to_model(item) for page in pages for item in page]
 
     async def vehicle_history(self, plates: Sequence[str]) -> list[ServiceRequest]:
         """Every request of one vehicle, from every partition in `plates`, in service_id order."""
-        return [_to_model(item) for item in await self._history(plates, None, None)]
+        return [to_model(item) for item in await self._history(plates, None, None)]
 
     async def _history(
         self, plates: Sequence[str], wanted: int | None, after: dict[str, str] | None
@@ -527,4 +649,4 @@ class Repository:
         if len(items) > limit:
             items = items[:limit]
             next_cursor = self._cursors.encode(scope, _position(items[-1], keys))
-        return ServiceRequestPage(items=[_to_model(item) for item in items], next_cursor=next_cursor)
+        return ServiceRequestPage(items=[to_model(item) for item in items], next_cursor=next_cursor)

@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DynamoDBMode = Literal["embedded", "endpoint", "aws"]
 AuthMode = Literal["jwt", "gateway", "none"]
+# The AWS services the service and its commands talk to, by botocore's names.
+AwsService = Literal["dynamodb", "dynamodbstreams", "sns", "sqs"]
 
 
 class ConfigurationError(ValueError):
@@ -111,6 +113,43 @@ class Settings(BaseSettings):
         le=60,
         description="The public list (`GET /service-request`) is served from a per-instance copy at most "
         "this many seconds old (`0`: read every time); technicians' lists are never cached.",
+    )
+
+    # Status-change events: the table's stream, relayed to SNS.
+    status_topic_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$",
+        description="The SNS topic (the lab's `VehicleStatus`) that each creation and status change of a "
+        "request is published to, from the table's stream. Unset means no events: `init-table` leaves the "
+        "stream off and `relay-events` refuses to start; nothing else changes.",
+    )
+    streams_endpoint: str | None = Field(
+        default=None,
+        validation_alias="AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+        description="A DynamoDB Streams endpoint for `relay-events`.",
+        json_schema_extra={"default_doc": "`AWS_ENDPOINT_URL_DYNAMODB` (DynamoDB Local and moto serve both)"},
+    )
+    sns_endpoint: str | None = Field(
+        default=None,
+        validation_alias="AWS_ENDPOINT_URL_SNS",
+        description="An SNS endpoint (moto) for `relay-events` and `init-events`; needed whenever DynamoDB "
+        "is local, so that events never reach a real topic by accident.",
+    )
+    sqs_endpoint: str | None = Field(
+        default=None,
+        validation_alias="AWS_ENDPOINT_URL_SQS",
+        description="An SQS endpoint for `init-events` and `watch-events`.",
+        json_schema_extra={"default_doc": "`AWS_ENDPOINT_URL_SNS` (moto serves both)"},
+    )
+    relay_poll_seconds: float = _seconds(
+        1.0, 60, "`relay-events` waits before asking the stream again when it had nothing new."
+    )
+    embedded_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="The port of 127.0.0.1 where `serve` with the embedded store runs moto (DynamoDB, its "
+        "stream, SNS and SQS); `0`: any free port. `make run` uses 4566, so `make watch-events` finds it.",
     )
 
     # The HTTP server.
@@ -302,7 +341,34 @@ class Settings(BaseSettings):
         return self.dynamodb_mode
 
     def with_endpoint(self, url: str) -> Settings:
-        """The same settings pointed at a DynamoDB endpoint (used once the embedded store is up)."""
+        """The same settings pointed at one local endpoint for DynamoDB, its stream, SNS and SQS (used once
+        the embedded store is up)."""
         return self.model_copy(
-            update={"dynamodb_mode": "endpoint", "dynamodb_endpoint": url, "auth_mode": self.auth}
+            update={
+                "dynamodb_mode": "endpoint",
+                "dynamodb_endpoint": url,
+                "streams_endpoint": url,
+                "sns_endpoint": url,
+                "sqs_endpoint": url,
+                "auth_mode": self.auth,
+            }
         )
+
+    def endpoint(self, service: AwsService) -> str | None:
+        """Where the client of `service` connects: None means AWS itself. Raises ConfigurationError for
+        SNS or SQS without an endpoint while DynamoDB is local: local events must not reach AWS."""
+        if self.mode == "aws":
+            return None
+        endpoints = {
+            "dynamodb": self.dynamodb_endpoint,
+            "dynamodbstreams": self.streams_endpoint or self.dynamodb_endpoint,
+            "sns": self.sns_endpoint,
+            "sqs": self.sqs_endpoint or self.sns_endpoint,
+        }
+        url = endpoints[service]
+        if url is None:
+            raise ConfigurationError(
+                f"DynamoDB is local ({self.dynamodb_endpoint}) but AWS_ENDPOINT_URL_{service.upper()} is "
+                "unset: events from a local table must not reach AWS"
+            )
+        return url

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import (
         CreateTableInputTypeDef,
         KeySchemaElementTypeDef,
+        StreamSpecificationTypeDef,
         TableDescriptionTypeDef,
     )
 
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATUS_INDEX = "StatusIndex"
+# A request's status history: a list of {status, at, by} maps, oldest first.
+HISTORY = "status_history"
+# Set by every write of the service: whether it created the request or changed its status. The stream's
+# readers publish exactly such writes (the Lambda function's event filter matches it).
+STATUS_CHANGED = "status_changed"
 # The attributes of a position in the table, and in StatusIndex (its own key and the table's).
 TABLE_KEY = frozenset({"license_plate", "service_id"})
 INDEX_KEY = TABLE_KEY | {"service_status"}
@@ -37,6 +43,8 @@ INDEX_KEY_SCHEMA: list[KeySchemaElementTypeDef] = [
     {"AttributeName": "service_status", "KeyType": "HASH"},
     {"AttributeName": "license_plate", "KeyType": "RANGE"},
 ]
+# The stream the status-change events are read from: every write, with the item before and after it.
+STREAM: StreamSpecificationTypeDef = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 # Creating a table with an index takes minutes on AWS at worst; give up after that.
 _ACTIVE_WITHIN_SECONDS = 600
 ATTRIBUTE_TYPES: dict[str, ScalarAttributeTypeType] = {
@@ -58,9 +66,19 @@ def _keys(schema: Any) -> list[tuple[str, str]]:
     return [(k["AttributeName"], k["KeyType"]) for k in schema or []]
 
 
-def schema_differences(table: TableDescriptionTypeDef) -> list[str]:
-    """What keeps an existing table from being the lab's VehicleServices (empty when it is)."""
+def schema_differences(table: TableDescriptionTypeDef, *, stream: bool = False) -> list[str]:
+    """What keeps an existing table from being the lab's VehicleServices (empty when it is), with its
+    stream of new and old images when `stream`."""
     differences = []
+    if stream:
+        specification = table.get("StreamSpecification", {})
+        if not specification.get("StreamEnabled"):
+            differences.append("it has no stream (this DynamoDB implementation may have none)")
+        elif specification.get("StreamViewType") != STREAM["StreamViewType"]:
+            differences.append(
+                f"its stream carries {specification.get('StreamViewType')}, "
+                f"expected {STREAM['StreamViewType']}"
+            )
     if _keys(table.get("KeySchema")) != _keys(KEY_SCHEMA):
         differences.append(f"key schema is {_keys(table.get('KeySchema'))}, expected {_keys(KEY_SCHEMA)}")
     types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
@@ -112,10 +130,12 @@ async def _create_and_wait(
         return await _wait_active(client, table["TableName"]), created
 
 
-async def ensure_table(client: DynamoDBClient, table_name: str) -> bool:
+async def ensure_table(client: DynamoDBClient, table_name: str, *, stream: bool = False) -> bool:
     """Create the table unless it exists, then wait for it; True when this call created it.
 
-    An existing table is checked, never changed: a different layout raises SchemaMismatch.
+    An existing table is checked, never changed, but for its stream: with `stream`, the table's stream
+    of new and old images (what the status-change events are read from) is turned on unless it is. A
+    different layout, or a stream of other images, raises SchemaMismatch.
     """
     table, created = await _create_and_wait(
         client,
@@ -133,9 +153,19 @@ async def ensure_table(client: DynamoDBClient, table_name: str) -> bool:
                 }
             ],
             "BillingMode": "PAY_PER_REQUEST",
+            **({"StreamSpecification": STREAM} if stream else {}),  # type: ignore[typeddict-item]
         },
     )
-    differences = schema_differences(table)
+    if stream and not table.get("StreamSpecification", {}).get("StreamEnabled"):
+        log.info("turning on the stream of table %s", table_name)
+        try:
+            await client.update_table(TableName=table_name, StreamSpecification=STREAM)
+        except ClientError as exc:
+            # An implementation without streams (dynalite) refuses; the check below says so.
+            log.warning("the stream of %s cannot be turned on: %s", table_name, exc)
+        async with asyncio.timeout(_ACTIVE_WITHIN_SECONDS):
+            table = await _wait_active(client, table_name)
+    differences = schema_differences(table, stream=stream)
     if differences:
         raise SchemaMismatch(table_name, differences)
     billing = table.get("BillingModeSummary", {}).get("BillingMode")
@@ -174,7 +204,8 @@ async def ensure_idempotency_table(client: DynamoDBClient, table_name: str) -> N
 
 
 async def ensure_tables(client: DynamoDBClient, settings: Settings) -> bool:
-    """Both tables the service uses; True when this call created the service-request table."""
-    created = await ensure_table(client, settings.table_name)
+    """Both tables the service uses, the first with its stream when events are published (a topic is
+    set); True when this call created the service-request table."""
+    created = await ensure_table(client, settings.table_name, stream=settings.status_topic_arn is not None)
     await ensure_idempotency_table(client, settings.idempotency_table_name)
     return created

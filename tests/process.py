@@ -19,6 +19,9 @@ from tests.servers import free_port
 SERVE_COMMAND = ("python", "-m", "service", "serve")
 INIT_TABLE_COMMAND = ("python", "-m", "service", "init-table", "--seed")
 HEALTHCHECK_COMMAND = ("python", "-m", "service", "healthcheck")
+RELAY_COMMAND = ("python", "-m", "service", "relay-events")
+INIT_EVENTS_COMMAND = ("python", "-m", "service", "init-events")
+WATCH_COMMAND = ("python", "-m", "service", "watch-events")
 
 
 def as_run_here(command: tuple[str, ...]) -> list[str]:

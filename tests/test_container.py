@@ -11,7 +11,14 @@ import pytest
 import yaml
 
 from service.settings import Settings
-from tests.process import HEALTHCHECK_COMMAND, INIT_TABLE_COMMAND, SERVE_COMMAND
+from tests.process import (
+    HEALTHCHECK_COMMAND,
+    INIT_EVENTS_COMMAND,
+    INIT_TABLE_COMMAND,
+    RELAY_COMMAND,
+    SERVE_COMMAND,
+    WATCH_COMMAND,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +49,29 @@ def test_compose_runs_the_tested_commands(compose: dict[str, Any]) -> None:
     assert tuple(services["api"]["healthcheck"]["test"]) == ("CMD", *HEALTHCHECK_COMMAND)
     assert services["api"]["depends_on"]["init-table"]["condition"] == "service_completed_successfully"
     assert services["init-table"]["build"] == services["api"]["build"]
+
+
+def test_the_events_profile_runs_the_tested_commands_after_the_table_and_the_topic(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = compose["services"]
+    assert tuple(services["init-events"]["command"]) == INIT_EVENTS_COMMAND
+    assert tuple(services["relay"]["command"]) == RELAY_COMMAND
+    assert tuple(services["watch-events"]["command"]) == WATCH_COMMAND
+    for name in ("local-aws", "init-events", "relay", "watch-events"):
+        assert services[name]["profiles"] == ["events"], name
+    assert (
+        services["init-events"]["depends_on"]["init-table"]["condition"] == "service_completed_successfully"
+    )
+    for name in ("relay", "watch-events"):
+        assert services[name]["depends_on"]["init-events"]["condition"] == "service_completed_successfully"
+        assert services[name]["environment"] == services["init-events"]["environment"]
+    for name, value in services["relay"]["environment"].items():
+        monkeypatch.setenv(str(name), str(value))
+    settings = Settings()
+    assert settings.status_topic_arn is not None
+    assert settings.endpoint("sns") == "http://local-aws:5000"
+    assert settings.endpoint("dynamodbstreams") == "http://dynamodb-local:8000"
 
 
 def test_compose_builds_from_the_dockerfiles_base_image_unless_told_otherwise(

@@ -13,7 +13,15 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message
 
 from service.app import create_app
-from service.models import KeyText, ServiceRequest, ServiceRequestCreate, ServiceRequestUpdate, Status
+from service.models import (
+    ACTOR_MAX,
+    HISTORY_MAX,
+    KeyText,
+    ServiceRequest,
+    ServiceRequestCreate,
+    ServiceRequestUpdate,
+    Status,
+)
 from service.settings import Settings
 from tests.helpers import api_client, new_request
 
@@ -263,8 +271,20 @@ def test_the_largest_item_the_api_can_write_is_far_below_dynamodbs_limit() -> No
         "updated_at": len("2026-11-26T15:04:05.123Z"),
         "completion_date": len("2026-11-26T15:04:05.123Z"),
     }
-    assert set(texts) | {"version"} == set(ServiceRequest.model_fields)
+    # A history entry: a status, a time and who, each under its name, at most HISTORY_MAX of them
+    # (DynamoDB counts a name's bytes and one byte per list element and per map entry besides).
+    entry = sum(
+        len(name) + 1 + length
+        for name, length in {
+            "status": max(len(s.value) for s in Status),
+            "at": len("2026-11-26T15:04:05.123Z"),
+            "by": utf8 * ACTOR_MAX,
+        }.items()
+    )
+    assert set(texts) | {"version", "status_history"} == set(ServiceRequest.model_fields)
     largest = sum(len(name) + utf8 * length for name, length in texts.items())
     largest += len("version") + 21  # a number takes at most 21 bytes
+    largest += len("status_history") + HISTORY_MAX * (entry + 1)
+    largest += len("status_changed") + 1  # a boolean takes one byte
     # Well under: a quarter of the limit leaves the rest for attributes added in the console or later.
     assert largest < 400 * 1024 // 4, largest

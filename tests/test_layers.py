@@ -29,11 +29,14 @@ LAYERS: list[set[str]] = [
         "service.answers",
         "service.jwks",
         "service.cache",
+        "service.clients",
     },
     {"service.idempotency", "service.caller"},
     {"service.ratelimit"},
     {"service.table"},
-    {"service.repository"},
+    {"service.repository", "service.labqueues"},
+    {"service.events"},
+    {"service.relay"},
     {"service.lab", "service.audit", "service.dynamo", "service.responses", "service.cognito"},
     {
         "service.auth",
@@ -52,7 +55,7 @@ LAYERS: list[set[str]] = [
         "service.nostore",
     },
     {"service.app"},
-    {"service.cli", "lambda_adapter", "lambda_adapter.events"},
+    {"service.cli", "lambda_adapter", "lambda_adapter.events", "lambda_adapter.stream"},
     {"service.__main__", "lambda_adapter.handler"},
 ]
 LAYER = {module: place for place, modules in enumerate(LAYERS) for module in modules}

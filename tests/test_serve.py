@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import threading
 
 import httpx
 import pytest
 
-from tests.process import HEALTHCHECK_COMMAND, as_run_here, running_service
+from tests.process import HEALTHCHECK_COMMAND, WATCH_COMMAND, as_run_here, running_service
+from tests.servers import free_port
 
 pytestmark = pytest.mark.moto_only("starts the service with its embedded moto")
 
@@ -73,3 +76,39 @@ def test_healthcheck_command_follows_readiness() -> None:
     stopped = healthcheck(service.url)
     assert stopped.returncode == 1
     assert "not ready" in stopped.stderr
+
+
+def test_serve_embedded_sends_status_changes_to_the_labs_queues_where_watch_events_shows_them() -> None:
+    """What `make run` and `make watch-events` do: the embedded moto holds the lab's topic and queues,
+    the relay runs beside the API, and the watcher prints what reaches a queue."""
+    port = free_port()
+    with running_service(EMBEDDED_PORT=str(port)) as service:
+        changed = httpx.patch(f"{service.url}/requests/8B1111/1", json={"service_status": "Completed"})
+        assert changed.status_code == 200
+        watcher = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [*as_run_here(WATCH_COMMAND), "--queue", "VehicleCompletedQueue"],
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{port}",
+                "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{port}",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        # A watcher that prints nothing is stopped after a minute, and the test fails on its lines.
+        timer = threading.Timer(60, watcher.kill)
+        timer.start()
+        try:
+            assert watcher.stdout is not None
+            lines = [watcher.stdout.readline() for _ in range(2)]
+        finally:
+            timer.cancel()
+            watcher.send_signal(signal.SIGTERM)
+            rest, _ = watcher.communicate(timeout=30)
+            assert watcher.returncode == 0, rest
+    assert lines[0].startswith("watching VehicleCompletedQueue"), lines
+    queue, subject, message = lines[1].split("  ", 2)
+    assert (queue, subject) == ("VehicleCompletedQueue", "1")
+    assert json.loads(message)["service_status"] == "Completed"
+    assert json.loads(message)["previous_status"] == "Being Serviced"

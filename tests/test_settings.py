@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.settings import Settings
+from service.settings import ConfigurationError, Settings
 
 _VARIABLES = (
     "AWS_ENDPOINT_URL_DYNAMODB",
@@ -17,6 +17,12 @@ _VARIABLES = (
     "LOG_LEVEL",
     "LOG_FORMAT",
     "FORWARDED_ALLOW_IPS",
+    "STATUS_TOPIC_ARN",
+    "AWS_ENDPOINT_URL_SNS",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+    "RELAY_POLL_SECONDS",
+    "EMBEDDED_PORT",
 )
 
 
@@ -83,3 +89,36 @@ def test_aws_region_wins_over_the_default_region(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("AWS_REGION", "us-west-2")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     assert Settings().aws_region == "us-west-2"
+
+
+def test_events_are_configured_by_the_standard_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8001")
+    monkeypatch.setenv("STATUS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:VehicleStatus")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", "http://127.0.0.1:4566")
+    monkeypatch.setenv("RELAY_POLL_SECONDS", "0.5")
+    settings = Settings()
+    assert settings.status_topic_arn == "arn:aws:sns:us-east-1:123456789012:VehicleStatus"
+    assert settings.relay_poll_seconds == 0.5
+    assert settings.endpoint("sns") == "http://127.0.0.1:4566"
+    # DynamoDB Local and moto serve the stream, and moto SQS, where they serve the rest.
+    assert settings.endpoint("dynamodbstreams") == "http://127.0.0.1:8001"
+    assert settings.endpoint("sqs") == "http://127.0.0.1:4566"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", "http://127.0.0.1:8002")
+    assert Settings().endpoint("dynamodbstreams") == "http://127.0.0.1:8002"
+
+
+def test_a_local_table_never_publishes_to_aws_by_accident(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8001")
+    monkeypatch.setenv("STATUS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:VehicleStatus")
+    with pytest.raises(ConfigurationError, match="AWS_ENDPOINT_URL_SNS is unset"):
+        Settings().endpoint("sns")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
+    monkeypatch.setenv("DYNAMODB_MODE", "aws")
+    assert Settings().endpoint("sns") is None  # AWS itself
+
+
+def test_a_topic_is_an_sns_arn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNAMODB_MODE", "aws")
+    monkeypatch.setenv("STATUS_TOPIC_ARN", "VehicleStatus")
+    with pytest.raises(ValidationError, match="status_topic_arn"):
+        Settings()

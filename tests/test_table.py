@@ -11,6 +11,7 @@ import pytest
 
 from service.settings import Settings
 from service.table import SchemaMismatch, ensure_table
+from tests.conftest import SERVER
 from tests.process import INIT_TABLE_COMMAND
 
 if TYPE_CHECKING:
@@ -169,4 +170,41 @@ async def test_init_table_seed_loads_the_lab_rows_only_into_a_table_it_created(
     assert "exists with the expected layout" in again.stderr
     assert "not seeding" in again.stderr
     assert (await dynamodb.scan(TableName=settings.table_name, Select="COUNT"))["Count"] == 1
+    await dynamodb.delete_table(TableName=settings.table_name)
+
+
+TOPIC = {"STATUS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:VehicleStatus"}
+
+
+@pytest.mark.moto_only("dynalite has no streams")
+async def test_init_table_turns_the_stream_on_only_when_events_are_published(
+    settings: Settings, dynamodb: DynamoDBClient
+) -> None:
+    without = run_cli(settings, "init-table")
+    assert without.returncode == 0, without.stderr
+    table = (await dynamodb.describe_table(TableName=settings.table_name))["Table"]
+    assert not table.get("StreamSpecification", {}).get("StreamEnabled")
+
+    existing = run_cli(settings, "init-table", **TOPIC)
+    assert existing.returncode == 0, existing.stderr
+    assert "turning on the stream" in existing.stderr
+    table = (await dynamodb.describe_table(TableName=settings.table_name))["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["LatestStreamArn"]
+    await dynamodb.delete_table(TableName=settings.table_name)
+
+    created = run_cli(settings, "init-table", **TOPIC)
+    assert created.returncode == 0, created.stderr
+    table = (await dynamodb.describe_table(TableName=settings.table_name))["Table"]
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    await dynamodb.delete_table(TableName=settings.table_name)
+
+
+@pytest.mark.skipif(SERVER != "dynalite", reason="needs a DynamoDB implementation without streams")
+async def test_init_table_says_so_where_there_can_be_no_stream(
+    settings: Settings, dynamodb: DynamoDBClient
+) -> None:
+    result = run_cli(settings, "init-table", **TOPIC)
+    assert result.returncode == 1
+    assert "it has no stream" in result.stderr
     await dynamodb.delete_table(TableName=settings.table_name)

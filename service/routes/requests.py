@@ -13,6 +13,7 @@ from service.deps import (
     IfMatchDep,
     PlatePath,
     RepoDep,
+    TechnicianDep,
     etag,
     require_technician,
 )
@@ -62,8 +63,9 @@ async def create_request(
     request: Request,
     response: Response,
     key: IdempotencyKeyDep,
+    technician: TechnicianDep,
 ) -> ServiceRequest:
-    created, replayed = await repo.create(new, idempotency=key)
+    created, replayed = await repo.create(new, by=technician, idempotency=key)
     response.headers["ETag"] = etag(created)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -132,10 +134,14 @@ async def update_request(
     repo: RepoDep,
     versions: IfMatchDep,
     response: Response,
+    technician: TechnicianDep,
 ) -> ServiceRequest:
-    """One atomic update of the fields given; other attributes stay as they are. Setting the status to
-    Completed stamps `completion_date`. With `If-Match`, only while the request is still at that ETag."""
-    item = await repo.update(item_keys(license_plate, service_id), changes, if_version=versions)
+    """One atomic update of the fields given; other attributes stay as they are. A new status is
+    appended to `status_history` in the same write; setting it to Completed stamps `completion_date`.
+    With `If-Match`, only while the request is still at that ETag."""
+    item = await repo.update(
+        item_keys(license_plate, service_id), changes, by=technician, if_version=versions
+    )
     response.headers["ETag"] = etag(item)
     return item
 

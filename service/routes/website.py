@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
 
 from service.cache import RecentValue
 from service.caller import client_address, proves_technician
-from service.deps import IdempotencyKeyDep, IdPath, IfMatchDep, PlatePath, RepoDep, require_technician
+from service.deps import (
+    IdempotencyKeyDep,
+    IdPath,
+    IfMatchDep,
+    PlatePath,
+    RepoDep,
+    TechnicianDep,
+    require_technician,
+)
 from service.errors import (
     IdempotencyKeyReused,
     NotFound,
@@ -22,6 +30,7 @@ from service.errors import (
 from service.models import (
     ACTIVE_STATUSES,
     OPEN_STATUSES,
+    PUBLIC_ACTOR,
     Description,
     KeyText,
     LicensePlate,
@@ -123,15 +132,20 @@ PublicListDep = Annotated[RecentValue[bytes], Depends(_public_list)]
 AnonymousAddressDep = Annotated[str | None, Depends(_anonymous_address)]
 
 
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, list):
+        return [_escaped(element) for element in value]
+    if isinstance(value, dict):
+        return {name: _escaped(element) for name, element in value.items()}
+    return value
+
+
 def _html_safe(item: ServiceRequest) -> ServiceRequest:
     # The website puts these values into its page with innerHTML. What people type is stored as typed,
     # markup characters included; escaped, it displays as typed and can never become an element.
-    text = {
-        name: html.escape(value)
-        for name, value in item.model_dump(exclude_none=True).items()
-        if isinstance(value, str)
-    }
-    return item.model_copy(update=text)
+    return ServiceRequest.model_validate(_escaped(item.model_dump(exclude_none=True)))
 
 
 router = APIRouter(tags=["website"])
@@ -184,7 +198,9 @@ async def request_service(
     `PUBLIC_CREATE_LIMIT` forms per `PUBLIC_CREATE_WINDOW_SECONDS` from one address, then get `429`."""
     if anonymous is not None:
         await repo.limit_anonymous_create(anonymous)
-    await repo.create(ServiceRequestCreate(**new.model_dump()), idempotency=key, once_per_form=True)
+    await repo.create(
+        ServiceRequestCreate(**new.model_dump()), by=PUBLIC_ACTOR, idempotency=key, once_per_form=True
+    )
     return CREATED
 
 
@@ -200,14 +216,22 @@ async def open_requests(repo: RepoDep) -> list[ServiceRequest]:
     responses=error_responses(PreconditionFailed),
 )
 async def update_request(
-    service_id: IdPath, change: Annotated[WebsiteUpdate, Body()], repo: RepoDep, versions: IfMatchDep
+    service_id: IdPath,
+    change: Annotated[WebsiteUpdate, Body()],
+    repo: RepoDep,
+    versions: IfMatchDep,
+    technician: TechnicianDep,
 ) -> str:
-    """One conditional UpdateItem, never an upsert; setting Completed stamps `completion_date`. A request
-    that does not exist is answered `200` with `"No record found"`, which the page shows."""
+    """One conditional UpdateItem, never an upsert; a new status is appended to `status_history` in
+    the same write, and setting Completed stamps `completion_date`. A request that does not exist is
+    answered `200` with `"No record found"`, which the page shows."""
     try:
         # The page sends back the plate and id as the lists gave them: HTML-escaped.
         await repo.update(
-            item_keys(change.license_plate, service_id, unescape=True), change, if_version=versions
+            item_keys(change.license_plate, service_id, unescape=True),
+            change,
+            by=technician,
+            if_version=versions,
         )
     except NotFound:
         return NO_RECORD

@@ -1,0 +1,295 @@
+"""`python -m service relay-events`: follows the table's stream with the DynamoDB Streams API and publishes
+its status changes, recording in DynamoDB how far it got in each shard so that a restart goes on there.
+
+The checkpoints are items of the Idempotency-Key table, one per shard, under keys that no Idempotency-Key
+header can carry (they hold spaces): that table exists wherever the service runs and holds the service's
+own bookkeeping already, while VehicleServices must hold service requests only (the lab's Lambda scans it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from service.errors import BackendUnavailable
+from service.events import PublishFailed, StatusPublisher, UnreadableRecord
+from service.expressions import Parameters
+from service.guard import ConditionFailed
+from service.idempotency import KEY_ATTRIBUTE, TTL_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
+    from types_aiobotocore_dynamodbstreams.type_defs import ShardTypeDef
+
+log = logging.getLogger(__name__)
+
+# Sequence numbers are decimal strings of up to 40 digits; padded, they compare as text in conditions.
+_SEQUENCE_DIGITS = 40
+# A finished shard's checkpoint is kept this long, past the 24 hours the stream keeps the shard.
+_FINISHED_KEPT_SECONDS = 2 * 24 * 3600
+# The shard list is read again this often (DynamoDB opens new shards every few hours), and at once when
+# a shard closes.
+_SHARDS_REFRESH_SECONDS = 60.0
+# The longest wait between attempts while SNS or DynamoDB fails.
+_MOST_BACKOFF_SECONDS = 30.0
+_STREAM_VIEW = "NEW_AND_OLD_IMAGES"
+
+
+class RelayError(Exception):
+    """The table cannot be relayed as it is (no stream, or one without both images)."""
+
+
+def _padded(sequence: str) -> str:
+    return sequence.rjust(_SEQUENCE_DIGITS, "0")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How far the relay got in one shard: the last record it is done with, and whether that was the
+    shard's last."""
+
+    sequence: str
+    finished: bool
+
+
+class Checkpoints:
+    """The checkpoints of one stream, one item per shard. Every call runs inside `guard`."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        stream_arn: str,
+        *,
+        guard: Callable[[], AbstractAsyncContextManager[None]],
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._stream_arn = stream_arn
+        self._guard = guard
+
+    def _key(self, shard_id: str) -> dict[str, Any]:
+        return {KEY_ATTRIBUTE: {"S": f"stream checkpoint {self._stream_arn} {shard_id}"}}
+
+    async def get(self, shard_id: str) -> Checkpoint | None:
+        async with self._guard():
+            response = await self._client.get_item(
+                TableName=self._table, Key=self._key(shard_id), ConsistentRead=True
+            )
+        item = response.get("Item")
+        if item is None:
+            return None
+        return Checkpoint(item["sequence"]["S"].lstrip("0"), item.get("finished", {}).get("BOOL", False))
+
+    async def advance(self, shard_id: str, sequence: str, *, finished: bool = False) -> None:
+        """Record that the shard is done up to `sequence` (and, with `finished`, done): only forward, so
+        a slower second relay never moves a checkpoint back."""
+        parameters = Parameters()
+        item: dict[str, Any] = {
+            **self._key(shard_id),
+            "sequence": {"S": _padded(sequence)},
+            "finished": {"BOOL": finished},
+        }
+        if finished:
+            item[TTL_ATTRIBUTE] = {"N": str(int(time.time()) + _FINISHED_KEPT_SECONDS)}
+        stored = parameters.name("sequence")
+        try:
+            async with self._guard():
+                await self._client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression=f"attribute_not_exists({parameters.name(KEY_ATTRIBUTE)}) "
+                    f"OR {stored} <= {parameters.text(_padded(sequence))}",
+                    **parameters.request(),
+                )
+        except ConditionFailed:
+            log.warning("checkpoint of shard %s is past %s already: another relay runs", shard_id, sequence)
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class StreamRelay:
+    """Publishes the status changes of one table's stream, shard by shard, parents before children."""
+
+    def __init__(
+        self,
+        dynamodb: DynamoDBClient,
+        streams: DynamoDBStreamsClient,
+        publisher: StatusPublisher,
+        *,
+        table_name: str,
+        checkpoint_table: str,
+        guard: Callable[[], AbstractAsyncContextManager[None]],
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._streams = streams
+        self._publisher = publisher
+        self._table = table_name
+        self._checkpoint_table = checkpoint_table
+        self._guard = guard
+        self._poll_seconds = poll_seconds
+        self._checkpoints: Checkpoints | None = None
+        self._stream_arn = ""
+        self._shards: list[ShardTypeDef] = []
+        self._shards_read_at = 0.0
+        self._finished: set[str] = set()
+        # Where reading goes on in each open shard: GetRecords' NextShardIterator, kept between polls.
+        self._iterators: dict[str, str] = {}
+        self.published = 0
+
+    async def _stream(self) -> Checkpoints:
+        if self._checkpoints is None:
+            async with self._guard():
+                table = (await self._dynamodb.describe_table(TableName=self._table))["Table"]
+            specification = table.get("StreamSpecification", {})
+            if not specification.get("StreamEnabled") or "LatestStreamArn" not in table:
+                raise RelayError(
+                    f"table {self._table} has no stream: run `python -m service init-table` with "
+                    "STATUS_TOPIC_ARN set"
+                )
+            if specification.get("StreamViewType") != _STREAM_VIEW:
+                raise RelayError(f"the stream of {self._table} must carry {_STREAM_VIEW}")
+            self._stream_arn = table["LatestStreamArn"]
+            self._checkpoints = Checkpoints(
+                self._dynamodb, self._checkpoint_table, self._stream_arn, guard=self._guard
+            )
+            log.info("relaying %s", self._stream_arn)
+        return self._checkpoints
+
+    async def _read_shards(self) -> None:
+        shards: list[ShardTypeDef] = []
+        start: dict[str, Any] = {}
+        while True:
+            async with self._guard():
+                page = await self._streams.describe_stream(StreamArn=self._stream_arn, **start)
+            description = page["StreamDescription"]
+            shards += description.get("Shards", [])
+            if "LastEvaluatedShardId" not in description:
+                break
+            start = {"ExclusiveStartShardId": description["LastEvaluatedShardId"]}
+        self._shards = shards
+        self._shards_read_at = time.monotonic()
+
+    async def catch_up(self) -> int:
+        """Publish what the stream holds beyond the checkpoints, shard by shard; the changes published.
+        Raises PublishFailed, BackendUnavailable (the checkpoints then say where to go on), RelayError."""
+        checkpoints = await self._stream()
+        if not self._shards or time.monotonic() - self._shards_read_at > _SHARDS_REFRESH_SECONDS:
+            await self._read_shards()
+        known = {shard["ShardId"] for shard in self._shards}
+        published = 0
+        progress = True
+        while progress:  # a child becomes readable once its parent is finished within this pass
+            progress = False
+            for shard in self._shards:
+                shard_id = shard["ShardId"]
+                parent = shard.get("ParentShardId")
+                if shard_id in self._finished or (parent in known and parent not in self._finished):
+                    continue
+                count, finished = await self._read_shard(checkpoints, shard_id)
+                published += count
+                if finished:
+                    progress = True
+                    self._shards_read_at = 0.0  # its children may be new: read the list next time
+        self.published += published
+        return published
+
+    async def _read_shard(self, checkpoints: Checkpoints, shard_id: str) -> tuple[int, bool]:
+        """Read one shard as far as it goes now; the changes published, and whether it is finished."""
+        iterator = self._iterators.pop(shard_id, None)
+        if iterator is None:
+            checkpoint = await checkpoints.get(shard_id)
+            if checkpoint is not None and checkpoint.finished:
+                self._finished.add(shard_id)
+                return 0, True
+            iterator = await self._iterator(shard_id, checkpoint)
+        published = 0
+        while True:
+            try:
+                async with self._guard():
+                    page = await self._streams.get_records(ShardIterator=iterator, Limit=1000)
+            except ClientError as exc:
+                if _error_code(exc) not in ("ExpiredIteratorException", "TrimmedDataAccessException"):
+                    raise
+                # Start again from the checkpoint on the next pass.
+                log.info("shard %s: %s; reading again from the checkpoint", shard_id, _error_code(exc))
+                return published, False
+            records = page.get("Records", [])
+            for record in records:
+                sequence = record["dynamodb"]["SequenceNumber"]
+                try:
+                    if await self._publisher.publish_record(record) is not None:
+                        published += 1
+                except UnreadableRecord as exc:
+                    # Retrying cannot help: it is logged, with its key, for a person, and passed.
+                    log.error("shard %s: record %s cannot be published: %s", shard_id, sequence, exc)
+                await checkpoints.advance(shard_id, sequence)
+            next_iterator = page.get("NextShardIterator")
+            if next_iterator is None:
+                last = records[-1]["dynamodb"]["SequenceNumber"] if records else None
+                await self._finish(checkpoints, shard_id, last)
+                return published, True
+            iterator = next_iterator
+            if not records:
+                self._iterators[shard_id] = iterator
+                return published, False
+
+    async def _iterator(self, shard_id: str, checkpoint: Checkpoint | None) -> str:
+        """A shard iterator right after the checkpoint, or at the oldest record the stream keeps."""
+        options: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if checkpoint is not None:
+            options = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint.sequence}
+        try:
+            async with self._guard():
+                response = await self._streams.get_shard_iterator(
+                    StreamArn=self._stream_arn, ShardId=shard_id, **options
+                )
+        except ClientError as exc:
+            if _error_code(exc) != "TrimmedDataAccessException":
+                raise
+            log.error(
+                "shard %s: the records after %s are gone (the stream keeps 24 hours): what changed then "
+                "was not published",
+                shard_id,
+                checkpoint.sequence if checkpoint else "the start",
+            )
+            async with self._guard():
+                response = await self._streams.get_shard_iterator(
+                    StreamArn=self._stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )
+        return response["ShardIterator"]
+
+    async def _finish(self, checkpoints: Checkpoints, shard_id: str, last: str | None) -> None:
+        checkpoint = await checkpoints.get(shard_id)
+        sequence = last or (checkpoint.sequence if checkpoint else "0")
+        await checkpoints.advance(shard_id, sequence, finished=True)
+        self._finished.add(shard_id)
+        log.info("shard %s finished", shard_id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Catch up, wait, and again, until `stop` is set; failures of SNS or DynamoDB are waited out
+        (with growing pauses), never skipped. Raises RelayError."""
+        pause = self._poll_seconds
+        while not stop.is_set():
+            try:
+                published = await self.catch_up()
+                pause = self._poll_seconds
+            except (PublishFailed, BackendUnavailable) as exc:
+                log.warning("relay paused %.1f s: %s", pause, exc)
+                self._iterators.clear()  # go on from the checkpoints, not past a record left unpublished
+                published = 0
+                pause = min(pause * 2, _MOST_BACKOFF_SECONDS)
+            if published == 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
