@@ -13,7 +13,7 @@ PACKAGES = ("service", "lambda_adapter")
 # Lowest first. A new module gets a place here on purpose.
 LAYERS: list[set[str]] = [
     {"service", "service.models", "service.errors", "service.settings", "service.identity", "service.logs"},
-    {"service.expressions", "service.guard", "service.cursor", "service.embedded"},
+    {"service.expressions", "service.guard", "service.cursor", "service.embedded", "service.warmup"},
     {"service.idempotency"},
     {"service.table"},
     {"service.repository"},
@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"service.deps", "service.cors"},
     {"service.routes", "service.routes.health", "service.routes.requests", "service.routes.website"},
     {"service.app"},
-    {"service.cli", "lambda_adapter", "lambda_adapter.events"},
+    {"service.cli", "lambda_adapter", "lambda_adapter.events", "lambda_adapter.snapstart"},
     {"service.__main__", "lambda_adapter.handler"},
 ]
 LAYER = {module: place for place, modules in enumerate(LAYERS) for module in modules}
