@@ -7,6 +7,13 @@ copy unique. Without SnapStart the same import serves a plain cold start, and th
 
 from __future__ import annotations
 
+import gc
+
+# What the imports and the initialisation below build lives as long as the process: collecting garbage
+# meanwhile finds none, and its passes over the growing heap cost about a tenth of a cold start. Collection
+# resumes at the end of this module, with everything built so far frozen out of its reach.
+gc.disable()
+
 import asyncio
 import json
 import logging
@@ -133,6 +140,9 @@ except (ConfigurationError, ValidationError) as exc:
     log.error("not initialised, invalid configuration: %s", exc)
 except Exception:
     log.exception("not initialised; the first invocation tries again")
+finally:
+    gc.freeze()
+    gc.enable()
 snapstart.register(before_snapshot=_adapter.warm_up, after_restore=_adapter.restored)
 
 

@@ -76,11 +76,14 @@ def test_importing_the_handler_initialises_the_function_and_registers_its_hooks(
     settings: Settings, table: str, relayed: tuple[str, Relay]
 ) -> None:
     """What a SnapStart snapshot captures is done at import: the app built, the client opened (and no
-    DynamoDB call made), the hooks registered; nothing a request does not need is imported."""
+    DynamoDB call made), the hooks registered; nothing a request does not need is imported, and no garbage
+    is collected meanwhile."""
     url, relay = relayed
     probe = """
-import json, sys
+import gc, json, sys
 import snapshot_restore_py
+collections = []
+gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) if phase == "stop" else None)
 from lambda_adapter import handler
 app = handler._adapter.app
 print(json.dumps({
@@ -88,6 +91,9 @@ print(json.dumps({
     "clients": app.state.backend.clients_opened if app else 0,
     "hooks": [len(snapshot_restore_py.get_before_snapshot()), len(snapshot_restore_py.get_after_restore())],
     "modules": sorted(sys.modules),
+    "collections": len(collections),
+    "collecting": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
 }))
 """
     done = subprocess.run(  # noqa: S603 - this interpreter, running the probe above
@@ -100,6 +106,11 @@ print(json.dumps({
     )
     found = json.loads(done.stdout)
     assert (found["built"], found["clients"], found["hooks"]) == (True, 1, [1, 1])
+    # No garbage is collected while the import builds what lasts as long as the process, which is then
+    # frozen (one collection may come while the module's code is read, before its first line runs).
+    assert found["collections"] <= 1
+    assert found["collecting"]
+    assert found["frozen"] > 100_000
     assert relay.made == 0, "opening the client sends nothing"
     unneeded = {"pythonjsonlogger", "uvicorn", "jwt", "tqdm", "moto", "service.cli", "service.audit"}
     assert unneeded.isdisjoint(found["modules"])
