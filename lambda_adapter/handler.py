@@ -89,8 +89,15 @@ class LambdaAdapter:
         its caches filled and the connection pool built, but no connection and no data."""
         if self._backend is None:
             return  # not initialised: the first invocation will say why
+        # A warm-up that fails costs the copies some speed, not their service: the snapshot is taken anyway.
+        try:
+            self._warm_up(self._backend)
+        except Exception:
+            log.exception("warm-up failed; the snapshot holds what was initialised")
+
+    def _warm_up(self, backend: Backend) -> None:
         loop = self._enter_loop()
-        client = loop.run_until_complete(self._backend.client())
+        client = loop.run_until_complete(backend.client())
         stand_in = AsyncExitStack()
         loop.run_until_complete(stand_in.enter_async_context(answered_locally(client)))
         try:
@@ -104,8 +111,13 @@ class LambdaAdapter:
     def restored(self) -> None:
         """After a restore: reseed what every copy shares, and drop the connections no copy can use."""
         snapstart.reseed()
-        if self._backend is not None:
+        if self._backend is None:
+            return
+        try:
             self._enter_loop().run_until_complete(self._backend.drop_connections())
+        except Exception:
+            # A kept connection that is dead fails its first call, which botocore retries on a new one.
+            log.exception("the client's connections could not be dropped")
 
     def close(self) -> None:
         """Close the DynamoDB client and the loop. A container never needs this; tests and tools do."""
