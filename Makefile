@@ -90,8 +90,12 @@ lambda-zip: $(STAMP)  ## build/getServiceRequest.zip for the Lambda runtime; pri
 # The lab's text, from which the benchmarks take the lab's own Node.js code (dynamoService.mjs).
 LAB_TEXT ?= ../shared/seeds/000_4f51074e58ba1c9f.txt
 
-bench-cold-start: lambda-zip  ## cold start of the Lambda package beside the lab's Node.js code (from LAB_TEXT)
-	$(BIN)/python -m bench.cold_start --python-version $(LAMBDA_PYTHON) --lab-text $(LAB_TEXT)
+# More options of the cold-start benchmark: --runs 15, --before DIR (an earlier build's build/lambda),
+# --instructions (counts under valgrind, unmoved by the machine's load).
+COLD_START_ARGS ?=
+
+bench-cold-start: lambda-zip  ## the Lambda's cold start and SnapStart restore beside the lab's Node.js code (LAB_TEXT)
+	$(BIN)/python -m bench.cold_start --python-version $(LAMBDA_PYTHON) --lab-text $(LAB_TEXT) $(COLD_START_ARGS)
 
 bench: $(STAMP) $(DYNALITE_STAMP)  ## docs/performance.md's tables and plots, on dynalite (a few minutes; needs node, npm, wrk)
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }

@@ -59,6 +59,27 @@ def _prune(package_dir: Path) -> None:
         shutil.rmtree(cache)
 
 
+def _check_initialises(python: str, package_dir: Path) -> None:
+    """Import the handler and initialise it (build the app, open a client, send nothing) with the package
+    alone on the path, as Lambda's runtime would: whatever the build left out must not be needed."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(package_dir),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
+        "AWS_REGION": "us-east-1",
+        "AUTH_MODE": "gateway",
+        "LOG_LEVEL": "WARNING",
+    }
+    code = "from lambda_adapter.handler import LambdaAdapter; LambdaAdapter().prepare()"
+    # -S: none of the interpreter's own site-packages, only the standard library and the package.
+    done = subprocess.run(
+        [python, "-S", "-P", "-c", code], env=environment, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the packaged handler does not initialise:\n{done.stderr}")
+
+
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -94,6 +115,7 @@ def build(python_version: str, arch: str) -> None:
         ],
         check=True,
     )
+    _check_initialises(python, PACKAGE_DIR)
     ZIP_PATH.unlink(missing_ok=True)
     with zipfile.ZipFile(ZIP_PATH, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for file in sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +32,7 @@ from service.errors import (
 from service.hosts import LocalHostsOnly, RelativeRedirects
 from service.nostore import NoStoreForTechnicians, needs_technician
 from service.requestlog import REQUEST_ID_HEADER, RequestLogMiddleware
-from service.responses import error_response
+from service.responses import error_response, error_schemas
 from service.routes import health, requests, website
 from service.settings import Settings
 
@@ -146,6 +147,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     add_docs(app, openapi_url=OPENAPI_URL)
+
+    def openapi() -> dict[str, Any]:
+        # Written on the first request for it, then kept by FastAPI.
+        written = app.openapi_schema is not None
+        document = FastAPI.openapi(app)
+        if not written:
+            components = document.setdefault("components", {})
+            components["schemas"] = dict(sorted({**components.get("schemas", {}), **error_schemas()}.items()))
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     # Inside CORS, so a browser can read the 413 too.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(

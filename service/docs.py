@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 ASSETS_PATH = "/docs-assets"
 OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
@@ -25,6 +25,21 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+class _Assets:
+    """The assets' files, found on the first request for one: most processes (a Lambda's above all) never
+    serve them and need not look for them when they start."""
+
+    def __init__(self) -> None:
+        self._files: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._files is None:
+            from starlette.staticfiles import StaticFiles
+
+            self._files = StaticFiles(packages=[("fastapi_offline", "static")])
+        await self._files(scope, receive, send)
+
+
 def _only_this_service(page: HTMLResponse) -> HTMLResponse:
     page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return page
@@ -32,7 +47,7 @@ def _only_this_service(page: HTMLResponse) -> HTMLResponse:
 
 def add_docs(app: FastAPI, *, openapi_url: str) -> None:
     """Serve /docs (Swagger UI) and /redoc (ReDoc) for the document at `openapi_url`, assets included."""
-    app.mount(ASSETS_PATH, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
+    app.mount(ASSETS_PATH, _Assets(), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:

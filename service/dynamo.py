@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
+from aiohttp import BaseConnector, TCPConnector
 from botocore.config import Config
 
 from service.clients import open_aws_client
@@ -82,6 +83,33 @@ class Backend:
         assert self._client is not None
         return self._client
 
+    async def drop_connections(self) -> None:
+        """Close the connections the client keeps for reuse and forget the addresses it resolved (a copy
+        restored from a snapshot finds them dead, or stale), keeping the pool itself: its TLS context takes
+        tens of milliseconds to build. The next call connects anew."""
+        if self._client is None:
+            return
+        for connector in _connectors(self._client):
+            if isinstance(connector, TCPConnector):
+                connector.clear_dns_cache()
+            _close_idle(connector)
+
     async def aclose(self) -> None:
         self._repository = self._client = None
         await self._stack.aclose()
+
+
+# Neither aiobotocore nor aiohttp has a public way to close a pool's idle connections and keep the pool: these
+# two reach into both, for the versions pinned (tests/test_snapstart.py checks what they do).
+def _connectors(client: DynamoDBClient) -> list[BaseConnector]:
+    """The client's connection pools: aiobotocore keeps an aiohttp session per proxy on its endpoint."""
+    sessions = cast(Any, client)._endpoint.http_session._sessions
+    return [session.connector for session in sessions.values() if session.connector is not None]
+
+
+def _close_idle(connector: BaseConnector) -> None:
+    idle = cast(Any, connector)._conns
+    for connections in idle.values():
+        for protocol, _ in connections:
+            protocol.close()
+    idle.clear()

@@ -8,9 +8,6 @@ import sys
 from contextvars import ContextVar
 from typing import Any, Literal, TextIO
 
-from pythonjsonlogger.core import RESERVED_ATTRS
-from pythonjsonlogger.json import JsonFormatter
-
 LogFormat = Literal["json", "text"]
 
 # The id of the request being served, set by RequestLogMiddleware for exactly the time it runs.
@@ -18,9 +15,9 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Their DEBUG output holds whole DynamoDB requests (phone numbers) and signed headers: never below INFO.
 _CHATTY_LIBRARIES = ("botocore", "aiobotocore", "aioboto3", "urllib3", "aiohttp")
-# Record attributes that are not worth a JSON field: uvicorn's ANSI-coloured copy of the message, and
-# the asyncio task name that Python 3.12 adds to every record.
-_NOT_FIELDS = [*RESERVED_ATTRS, "color_message", "taskName"]
+# Record attributes that are not worth a JSON field, beside the record's own: uvicorn's ANSI-coloured copy
+# of the message, and the asyncio task name that Python 3.12 adds to every record.
+_NOT_FIELDS = ["color_message", "taskName"]
 
 
 # What could end a line or drive a terminal: C0 and C1 controls, DEL, and Unicode's line and paragraph
@@ -66,10 +63,14 @@ def build_handler(log_format: LogFormat, stream: TextIO | None = None) -> loggin
     handler = logging.StreamHandler(stream or sys.stderr)
     formatter: logging.Formatter
     if log_format == "json":
+        # Imported here: the Lambda handler logs through the runtime's handler, and its cold start skips it.
+        from pythonjsonlogger.core import RESERVED_ATTRS
+        from pythonjsonlogger.json import JsonFormatter
+
         formatter = JsonFormatter(
             ["levelname", "name", "message"],
             rename_fields={"levelname": "level", "name": "logger"},
-            reserved_attrs=_NOT_FIELDS,
+            reserved_attrs=[*RESERVED_ATTRS, *_NOT_FIELDS],
             timestamp=True,
         )
     else:

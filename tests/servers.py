@@ -1,10 +1,12 @@
-"""Servers that the tests and the benchmarks start on 127.0.0.1: moto's DynamoDB, the pinned dynalite, and
-small JSON endpoints that stand in for others."""
+"""Servers that the tests and the benchmarks start on 127.0.0.1: moto's DynamoDB, the pinned dynalite, small
+JSON endpoints that stand in for others, and a TCP relay that counts connections."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -15,6 +17,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from moto.server import ThreadedMotoServer
 
@@ -115,11 +118,13 @@ class Answer:
 
 
 @contextmanager
-def json_server(answer: Callable[[Request], Answer]) -> Iterator[str]:
+def json_server(answer: Callable[[Request], Answer], *, keep_alive: bool = False) -> Iterator[str]:
     """An HTTP server on a free port of 127.0.0.1 that answers every GET and POST with `answer(request)`,
-    each from a thread of its own; its base URL."""
+    each connection from a thread of its own, closed after one answer unless `keep_alive`; its base URL."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_GET(self) -> None:
             self._answer()
 
@@ -143,6 +148,67 @@ def json_server(answer: Callable[[Request], Answer]) -> Iterator[str]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://{HOST}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Relay:
+    """A TCP relay's count of the connections made through it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.made = 0
+        self.open = 0
+
+    def _count(self, change: int) -> None:
+        with self._lock:
+            self.made += max(change, 0)
+            self.open += change
+
+    def wait_until_closed(self, timeout: float = 10) -> bool:
+        """True once every connection made through the relay is closed by its client."""
+        deadline = time.monotonic() + timeout
+        while self.open and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self.open
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    """Copy what `source` sends to `target` until `source` is done, then tell `target` no more is coming."""
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+@contextmanager
+def tcp_relay(url: str) -> Iterator[tuple[str, Relay]]:
+    """A relay on a free port of 127.0.0.1 to the server at `url`, which counts the connections a client
+    makes through it and how many it still holds open; the relay's URL and its count."""
+    target = urlsplit(url)
+    relay = Relay()
+
+    class Connection(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            relay._count(+1)
+            try:
+                with socket.create_connection((target.hostname, target.port)) as upstream:
+                    answers = threading.Thread(target=_pump, args=(upstream, self.request), daemon=True)
+                    answers.start()
+                    _pump(self.request, upstream)  # until the client closes its end
+                    answers.join(timeout=10)
+            finally:
+                relay._count(-1)
+
+    server = socketserver.ThreadingTCPServer((HOST, 0), Connection)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{HOST}:{server.server_address[1]}", relay
     finally:
         server.shutdown()
         server.server_close()

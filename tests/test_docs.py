@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from importlib.machinery import ModuleSpec
 
 import pytest
 
@@ -40,3 +42,22 @@ async def test_docs_assets_are_not_operations_of_the_api() -> None:
     assert not any(path.startswith(("/docs", "/redoc")) for path in paths)
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"
+
+
+async def test_the_assets_are_looked_for_on_the_first_request_for_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Starting the app reads nothing of the documentation (a Lambda's cold start never serves it)."""
+    looked_for: list[str] = []
+    find_spec = importlib.util.find_spec
+
+    def recording(name: str, package: str | None = None) -> ModuleSpec | None:
+        looked_for.append(name)
+        return find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", recording)
+    async with api_client(make_settings("http://127.0.0.1:9")) as api:
+        assert "fastapi_offline" not in looked_for
+        assert (await api.get("/docs-assets/swagger-ui.css")).status_code == 200
+        assert (await api.get("/docs-assets/favicon.png")).status_code == 200
+    assert looked_for.count("fastapi_offline") == 1

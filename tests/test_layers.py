@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
         "service.jwks",
         "service.cache",
         "service.clients",
+        "service.warmup",
     },
     {"service.idempotency", "service.caller"},
     {"service.ratelimit"},
@@ -55,7 +56,13 @@ LAYERS: list[set[str]] = [
         "service.nostore",
     },
     {"service.app"},
-    {"service.cli", "lambda_adapter", "lambda_adapter.events", "lambda_adapter.stream"},
+    {
+        "service.cli",
+        "lambda_adapter",
+        "lambda_adapter.events",
+        "lambda_adapter.stream",
+        "lambda_adapter.snapstart",
+    },
     {"service.__main__", "lambda_adapter.handler"},
 ]
 LAYER = {module: place for place, modules in enumerate(LAYERS) for module in modules}

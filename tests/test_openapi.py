@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 
 from service.app import create_app
+from service.routes import health, requests, website
 from tests.helpers import make_settings
 
 
@@ -43,6 +45,20 @@ def test_every_error_answer_is_the_error_body(spec: dict[str, Any]) -> None:
             if int(status) >= 400:
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorBody"}, f"{method} {path} {status}"
+
+
+def test_the_error_body_is_built_once_not_for_every_documented_answer() -> None:
+    """The routes document their errors by the error body's schema, so building them builds no model for
+    each (status, route): the schema is written once, with the rest of the document, when it is asked for."""
+    routers = (website.router, website.admin, requests.router, health.router)
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    assert len(routes) >= 14
+    assert [route.path for route in routes if route.response_fields] == []
+    schemas = create_app(make_settings("http://127.0.0.1:9")).openapi()["components"]["schemas"]
+    assert schemas["ErrorBody"]["properties"]["fields"]["items"] == {
+        "$ref": "#/components/schemas/FieldError"
+    }
+    assert set(schemas["FieldError"]["properties"]) == {"field", "location", "message"}
 
 
 def test_every_body_schema_carries_an_example(spec: dict[str, Any]) -> None:
