@@ -107,10 +107,18 @@ class LambdaAdapter:
                     log.warning("warm-up %s %s answered %s", event["httpMethod"], event["path"], status)
         finally:
             loop.run_until_complete(stand_in.aclose())
+            self._forget_answers()
+
+    def _forget_answers(self) -> None:
+        """Drop what the app keeps of earlier answers: the public list the warm-up read from the stand-in
+        is no list of the table's, and one from before a snapshot is of unknown age in a restored copy."""
+        if self._app is not None:
+            self._app.state.public_list.forget()
 
     def restored(self) -> None:
         """After a restore: reseed what every copy shares, and drop the connections no copy can use."""
         snapstart.reseed()
+        self._forget_answers()
         if self._backend is None:
             return
         try:

@@ -37,6 +37,12 @@ class RecentValue(Generic[T]):
         # Shielded: a caller that goes away does not cancel the computation the others wait for.
         return await asyncio.shield(self._computing)
 
+    def forget(self) -> None:
+        """Drop the value kept: the next caller computes anew (one already under way is not waited for)."""
+        self._started = None
+        self._computing = None
+        self._value = None
+
     def _computed(self, task: asyncio.Future[T]) -> None:
         if task is not self._computing:
             return  # superseded by a later computation
