@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -17,9 +18,10 @@ from service.auth import build_authenticator
 from service.bodylimit import BodyLimitMiddleware
 from service.cache import RecentValue
 from service.clock import Clock, wall_clock
-from service.cors import RouteCors
+from service.deps import document_bearer
 from service.docs import add_docs
 from service.dynamo import Backend
+from service.edge import Edge
 from service.errors import (
     FieldError,
     HttpError,
@@ -29,9 +31,8 @@ from service.errors import (
     ServiceError,
     ValidationFailed,
 )
-from service.hosts import LocalHostsOnly, RelativeRedirects
-from service.nostore import NoStoreForTechnicians, needs_technician
-from service.requestlog import REQUEST_ID_HEADER, RequestLogMiddleware
+from service.nostore import needs_technician
+from service.requestlog import REQUEST_ID_HEADER
 from service.responses import error_response, error_schemas
 from service.routes import health, requests, website
 from service.settings import Settings
@@ -95,7 +96,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # This handler runs outside RequestLogMiddleware, which left the request's id in the request state.
+    # This handler runs outside the Edge middleware, which left the request's id in the request state.
     request_id: str | None = getattr(request.state, "request_id", None)
     extra = {"request_id": request_id} if request_id else {}
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc, extra=extra)
@@ -138,10 +139,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -
     app.state.authenticator = authenticator
     app.state.settings = settings
     app.state.public_list = RecentValue[bytes](settings.public_list_cache_seconds, clock=clock)
-    app.include_router(website.router)
-    app.include_router(website.admin)
-    app.include_router(requests.router)
-    app.include_router(health.router)
+    routers = (website.router, website.admin, requests.router, health.router)
+    for router in routers:
+        app.include_router(router)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
@@ -155,22 +155,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -
         if not written:
             components = document.setdefault("components", {})
             components["schemas"] = dict(sorted({**components.get("schemas", {}), **error_schemas()}.items()))
+            document_bearer(
+                document, (r for router in routers for r in router.routes if isinstance(r, APIRoute))
+            )
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
-    # Inside CORS, so a browser can read the 413 too.
+    # Inside CORS (the Edge's grants), so a browser can read the 413 too.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(
-        RouteCors,
+        Edge,
         public_paths={website.PUBLIC_PATH},
         origins=settings.technician_origins,
         allow_credentials=settings.cors_allow_credentials,
+        # AUTH_MODE=none: everyone is a technician, so only for this machine, whatever name a web page
+        # resolves to it.
+        local_only=settings.auth == "none",
     )
-    app.add_middleware(RelativeRedirects)
-    app.add_middleware(NoStoreForTechnicians)
-    if settings.auth == "none":
-        # Everyone is a technician: only for this machine, whatever name a web page resolves to it.
-        app.add_middleware(LocalHostsOnly)
-    # Added last, so it wraps CORS too and logs preflight answers with their id.
-    app.add_middleware(RequestLogMiddleware)
     return app

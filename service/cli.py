@@ -168,7 +168,7 @@ def _serve(settings: Settings) -> None:
             port=settings.port,
             log_level=settings.log_level.lower(),
             log_config=None,  # keep the logging set up by configure_logging
-            access_log=False,  # RequestLogMiddleware logs each request, with its id
+            access_log=False,  # the Edge middleware logs each request, with its id
             proxy_headers=True,
             forwarded_allow_ips=settings.forwarded_allow_ips,
             http=bounded_http(settings),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.convertors import Convertor, register_url_convertor
 
 from service.dynamo import Backend
@@ -17,24 +17,42 @@ from service.identity import Authenticator, Claims
 from service.models import KeyText, ServiceRequest
 from service.repository import Repository
 
-# Documents the scheme in OpenAPI (Swagger's "Authorize" button); the check itself is the authenticator's.
-_bearer = HTTPBearer(
-    auto_error=False,
-    bearerFormat="JWT",
-    description="A Cognito user pool ID token of a technician.",
-)
+# The scheme the API document gives the technicians' routes (Swagger's "Authorize" button); the check itself
+# is the authenticator's. Written into the document rather than declared as a dependency (FastAPI's
+# HTTPBearer), which every request would resolve for nothing.
+BEARER = "HTTPBearer"
+_BEARER_SCHEME = {
+    "type": "http",
+    "description": "A Cognito user pool ID token of a technician.",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+}
 
 
-async def get_repository(request: Request) -> Repository:
+async def repository(request: Request) -> Repository:
+    """The app's repository, its client opened on first use. Routes call this with their request rather
+    than declaring a dependency: it depends on the app alone, and FastAPI would resolve a dependency for
+    every request."""
     backend: Backend = request.app.state.backend
     return await backend.repository()
 
 
-async def require_technician(
-    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Claims:
+async def require_technician(request: Request) -> Claims:
     authenticator: Authenticator = request.app.state.authenticator
     return await authenticator.authenticate(request)
+
+
+def is_for_technicians(route: APIRoute) -> bool:
+    return any(dependency.call is require_technician for dependency in route.dependant.dependencies)
+
+
+def document_bearer(document: dict[str, Any], routes: Iterable[APIRoute]) -> None:
+    """Mark the operations of the technicians' `routes` in the API `document` as needing a bearer token."""
+    for route in routes:
+        if is_for_technicians(route):
+            for method in route.methods or ():
+                document["paths"][route.path_format][method.lower()]["security"] = [{BEARER: []}]
+    document.setdefault("components", {})["securitySchemes"] = {BEARER: dict(_BEARER_SCHEME)}
 
 
 async def technician_sub(claims: Annotated[Claims, Depends(require_technician)]) -> str:
@@ -117,7 +135,6 @@ class _AnyText(Convertor[str]):
 # Routes name it in their paths: `/vehicles/{license_plate:text}/requests`.
 register_url_convertor("text", _AnyText())
 
-RepoDep = Annotated[Repository, Depends(get_repository)]
 TechnicianDep = Annotated[str, Depends(technician_sub)]
 IfMatchDep = Annotated[frozenset[int] | None, Depends(if_match)]
 IdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(idempotency_key)]

@@ -10,7 +10,7 @@ from typing import Any, Literal, TextIO
 
 LogFormat = Literal["json", "text"]
 
-# The id of the request being served, set by RequestLogMiddleware for exactly the time it runs.
+# The id of the request being served, set by the Edge middleware for exactly the time it runs.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Their DEBUG output holds whole DynamoDB requests (phone numbers) and signed headers: never below INFO.

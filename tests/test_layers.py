@@ -26,7 +26,6 @@ LAYERS: list[set[str]] = [
         "service.guard",
         "service.cursor",
         "service.embedded",
-        "service.answers",
         "service.jwks",
         "service.cache",
         "service.clients",
@@ -48,12 +47,13 @@ LAYERS: list[set[str]] = [
         "service.connections",
     },
     {"service.deps", "service.cors"},
+    {"service.nostore"},
+    {"service.edge"},
     {
         "service.routes",
         "service.routes.health",
         "service.routes.requests",
         "service.routes.website",
-        "service.nostore",
     },
     {"service.app"},
     {

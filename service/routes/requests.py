@@ -12,9 +12,9 @@ from service.deps import (
     IdPath,
     IfMatchDep,
     PlatePath,
-    RepoDep,
     TechnicianDep,
     etag,
+    repository,
     require_technician,
 )
 from service.errors import (
@@ -59,12 +59,12 @@ router = APIRouter(
 )
 async def create_request(
     new: ServiceRequestCreate,
-    repo: RepoDep,
     request: Request,
     response: Response,
     key: IdempotencyKeyDep,
     technician: TechnicianDep,
 ) -> ServiceRequest:
+    repo = await repository(request)
     created, replayed = await repo.create(new, by=technician, idempotency=key)
     response.headers["ETag"] = etag(created)
     if replayed:
@@ -85,9 +85,10 @@ async def create_request(
     summary="List the active service requests",
     responses=error_responses(InvalidCursor),
 )
-async def list_active(repo: RepoDep, cursor: Cursor = None, limit: Limit = 100) -> ServiceRequestPage:
+async def list_active(request: Request, cursor: Cursor = None, limit: Limit = 100) -> ServiceRequestPage:
     """Every request whose status is not New Request, Completed or Service Rejected, ordered by status in
     workflow order, then license plate."""
+    repo = await repository(request)
     return await repo.list_active(limit=limit, cursor=cursor)
 
 
@@ -97,7 +98,7 @@ async def list_active(repo: RepoDep, cursor: Cursor = None, limit: Limit = 100) 
     responses=error_responses(InvalidCursor),
 )
 async def list_by_status(
-    repo: RepoDep,
+    request: Request,
     status: Annotated[
         StatusText,
         Query(description="Exact status, e.g. `Accepted`.", openapi_examples={"lab": {"value": "Accepted"}}),
@@ -105,6 +106,7 @@ async def list_by_status(
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> ServiceRequestPage:
+    repo = await repository(request)
     return await repo.list_by_status(status, limit=limit, cursor=cursor)
 
 
@@ -115,8 +117,9 @@ async def list_by_status(
     responses=error_responses(NotFound),
 )
 async def get_request(
-    license_plate: PlatePath, service_id: IdPath, repo: RepoDep, response: Response
+    license_plate: PlatePath, service_id: IdPath, request: Request, response: Response
 ) -> ServiceRequest:
+    repo = await repository(request)
     item = await repo.get(item_keys(license_plate, service_id))
     response.headers["ETag"] = etag(item)
     return item
@@ -131,7 +134,7 @@ async def update_request(
     license_plate: PlatePath,
     service_id: IdPath,
     changes: ServiceRequestUpdate,
-    repo: RepoDep,
+    request: Request,
     versions: IfMatchDep,
     response: Response,
     technician: TechnicianDep,
@@ -139,6 +142,7 @@ async def update_request(
     """One atomic update of the fields given; other attributes stay as they are. A new status is
     appended to `status_history` in the same write; setting it to Completed stamps `completion_date`.
     With `If-Match`, only while the request is still at that ETag."""
+    repo = await repository(request)
     item = await repo.update(
         item_keys(license_plate, service_id), changes, by=technician, if_version=versions
     )
@@ -153,9 +157,10 @@ async def update_request(
     responses=error_responses(NotFound, PreconditionFailed),
 )
 async def delete_request(
-    license_plate: PlatePath, service_id: IdPath, repo: RepoDep, versions: IfMatchDep
+    license_plate: PlatePath, service_id: IdPath, request: Request, versions: IfMatchDep
 ) -> None:
     """With `If-Match`, only while the request is still at that ETag."""
+    repo = await repository(request)
     await repo.delete(item_keys(license_plate, service_id), if_version=versions)
 
 
@@ -165,6 +170,7 @@ async def delete_request(
     responses=error_responses(InvalidCursor),
 )
 async def list_by_vehicle(
-    license_plate: PlatePath, repo: RepoDep, cursor: Cursor = None, limit: Limit = 100
+    license_plate: PlatePath, request: Request, cursor: Cursor = None, limit: Limit = 100
 ) -> ServiceRequestPage:
+    repo = await repository(request)
     return await repo.list_by_vehicle(plate_keys(license_plate), limit=limit, cursor=cursor)

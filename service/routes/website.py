@@ -15,8 +15,8 @@ from service.deps import (
     IdPath,
     IfMatchDep,
     PlatePath,
-    RepoDep,
     TechnicianDep,
+    repository,
     require_technician,
 )
 from service.errors import (
@@ -114,12 +114,6 @@ class WebsiteUpdate(ServiceRequestUpdate):
 _PUBLIC_LIST = TypeAdapter(list[PublicRequest])
 
 
-async def _public_list(request: Request) -> RecentValue[bytes]:
-    # Made by create_app: one per app, so per instance (a Lambda container keeps its app).
-    cache: RecentValue[bytes] = request.app.state.public_list
-    return cache
-
-
 async def _anonymous_address(request: Request) -> str | None:
     """The address of a caller that did not prove to be a technician, which the public form's limit
     counts; None for a technician."""
@@ -128,7 +122,6 @@ async def _anonymous_address(request: Request) -> str | None:
     return client_address(request)
 
 
-PublicListDep = Annotated[RecentValue[bytes], Depends(_public_list)]
 AnonymousAddressDep = Annotated[str | None, Depends(_anonymous_address)]
 
 
@@ -163,9 +156,12 @@ admin = APIRouter(
     response_model=list[PublicRequest],
     responses=error_responses(),
 )
-async def public_requests(repo: RepoDep, cache: PublicListDep) -> Response:
+async def public_requests(request: Request) -> Response:
     """Every active request (as `GET /requests/active`, all of it), with only its id, its status and the
     last four digits of the customer's phone number; read at most `PUBLIC_LIST_CACHE_SECONDS` ago."""
+    repo = await repository(request)
+    # Made by create_app: one per app, so per instance (a Lambda container keeps its app).
+    cache: RecentValue[bytes] = request.app.state.public_list
     return Response(await cache.get(lambda: _read_public_list(repo)), media_type="application/json")
 
 
@@ -191,11 +187,12 @@ async def _read_public_list(repo: Repository) -> bytes:
     responses=error_responses(RequestInProgress, IdempotencyKeyReused, TooManyRequests),
 )
 async def request_service(
-    new: WebsiteCreate, repo: RepoDep, key: IdempotencyKeyDep, anonymous: AnonymousAddressDep
+    new: WebsiteCreate, request: Request, key: IdempotencyKeyDep, anonymous: AnonymousAddressDep
 ) -> str:
     """The same form (plate, phone number and description) sent again within `DUPLICATE_WINDOW_SECONDS`
     is one request, and every repeat is answered like the first. Anonymous callers may send
     `PUBLIC_CREATE_LIMIT` forms per `PUBLIC_CREATE_WINDOW_SECONDS` from one address, then get `429`."""
+    repo = await repository(request)
     if anonymous is not None:
         await repo.limit_anonymous_create(anonymous)
     await repo.create(
@@ -205,7 +202,8 @@ async def request_service(
 
 
 @admin.get("", summary="Every request not Completed and not Service Rejected", responses=error_responses())
-async def open_requests(repo: RepoDep) -> list[ServiceRequest]:
+async def open_requests(request: Request) -> list[ServiceRequest]:
+    repo = await repository(request)
     return [_html_safe(item) for item in await repo.all_with_status([s.value for s in OPEN_STATUSES])]
 
 
@@ -218,13 +216,14 @@ async def open_requests(repo: RepoDep) -> list[ServiceRequest]:
 async def update_request(
     service_id: IdPath,
     change: Annotated[WebsiteUpdate, Body()],
-    repo: RepoDep,
+    request: Request,
     versions: IfMatchDep,
     technician: TechnicianDep,
 ) -> str:
     """One conditional UpdateItem, never an upsert; a new status is appended to `status_history` in
     the same write, and setting Completed stamps `completion_date`. A request that does not exist is
     answered `200` with `"No record found"`, which the page shows."""
+    repo = await repository(request)
     try:
         # The page sends back the plate and id as the lists gave them: HTML-escaped.
         await repo.update(
@@ -243,5 +242,6 @@ async def update_request(
     summary="A vehicle's whole service history",
     responses=error_responses(),
 )
-async def vehicle_history(license_plate: PlatePath, repo: RepoDep) -> list[ServiceRequest]:
+async def vehicle_history(license_plate: PlatePath, request: Request) -> list[ServiceRequest]:
+    repo = await repository(request)
     return [_html_safe(item) for item in await repo.vehicle_history(plate_keys(license_plate, unescape=True))]
