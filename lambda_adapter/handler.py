@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from lambda_adapter import snapstart
 from lambda_adapter.events import DirectInvocation, HttpApi, LoadBalancer, RestApi
 from service.app import create_app
+from service.collection import collect_less_often
 from service.dynamo import Backend
 from service.settings import ConfigurationError, Settings
 from service.warmup import answered_locally
@@ -161,8 +162,9 @@ except (ConfigurationError, ValidationError) as exc:
 except Exception:
     log.exception("not initialised; the first invocation tries again")
 finally:
-    gc.freeze()
     gc.enable()
+    # Then as `serve` does: everything built so far frozen, and warm invocations collecting less often.
+    collect_less_often(collect_first=False)
 snapstart.register(before_snapshot=_adapter.warm_up, after_restore=_adapter.restored)
 
 

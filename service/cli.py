@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from service.app import create_app
 from service.audit import audit
 from service.clients import open_sns, open_sqs, open_streams
+from service.collection import collect_less_often
 from service.connections import bounded_http
 from service.dynamo import Backend, open_client
 from service.embedded import start_embedded_dynamodb
@@ -32,9 +32,6 @@ from service.settings import ConfigurationError, Settings
 from service.table import SchemaMismatch, ensure_tables
 
 log = logging.getLogger("service")
-
-# Allocations between two collections of the youngest generation (Python's default: 700).
-GC_THRESHOLD = 10_000
 
 
 async def _init_table(settings: Settings, *, seed_if_created: bool = False) -> None:
@@ -139,15 +136,6 @@ class _BackgroundRelay:
         self._thread.join(timeout=15)
 
 
-def _tune_gc() -> None:
-    """Collect less often: each DynamoDB call allocates many short-lived objects (botocore), so
-    Python's default of a collection every 700 allocations cost 10 to 15% of the CPU per request under
-    load (bench/api_load.py). The objects built at start up are frozen out of every later collection."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
-
-
 def _serve(settings: Settings) -> None:
     relay = None
     if settings.mode == "embedded":
@@ -160,7 +148,7 @@ def _serve(settings: Settings) -> None:
         relay.start()
         log.warning("status changes go to %s; watch them with `make watch-events`", settings.status_topic_arn)
     app = create_app(settings)
-    _tune_gc()
+    collect_less_often()
     try:
         uvicorn.run(
             app,

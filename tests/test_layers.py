@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
         "service.identity",
         "service.logs",
         "service.clock",
+        "service.collection",
     },
     {
         "service.expressions",
