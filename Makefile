@@ -16,7 +16,7 @@ QUEUE ?= AllStatusUpdatesQueue
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run watch-events test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit docs lambda-zip bench-cold-start bench lock clean
+.PHONY: help run watch-events test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit docs lambda-zip bench-cold-start bench-instructions bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -101,7 +101,14 @@ bench: $(STAMP) $(DYNALITE_STAMP)  ## docs/performance.md's tables and plots, on
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python -m bench.active_list --lab-text $(LAB_TEXT)
 	$(BIN)/python -m bench.api_load
+	$(BIN)/python -m bench.request_path
 	$(BIN)/python -m bench.abuse
+
+# An earlier checkout to count beside this one: REQUEST_PATH_ARGS="--before ../before".
+REQUEST_PATH_ARGS ?=
+
+bench-instructions: $(STAMP)  ## the service's own instructions per GET, under valgrind (a few minutes; apt-get install valgrind)
+	$(BIN)/python -m bench.request_path --instructions $(REQUEST_PATH_ARGS)
 
 docs: $(STAMP)  ## rewrite the settings table of docs/operations.md from service/settings.py
 	$(BIN)/python -m scripts.settings_doc

@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -40,7 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import NODE_DIR, ROOT, add_lab_text_argument, lab_dynamo_service, local_aws_env
+from bench.common import (
+    NODE_DIR,
+    ROOT,
+    add_lab_text_argument,
+    instructions,
+    lab_dynamo_service,
+    local_aws_env,
+)
 from scripts.lambda_zip import PACKAGE_DIR, interpreter
 from service.dynamo import Backend, open_client
 from service.lab import seed
@@ -255,23 +261,6 @@ def _print_import_table(after: ImportProfile, before: ImportProfile | None, top:
     print(f"  imported though a request does not need it: {', '.join(imported) or 'nothing'}")
 
 
-def _instructions(command: list[str], env: dict[str, str], cwd: Path) -> int:
-    """The instructions a process executes from its start to its exit, as valgrind's callgrind counts them:
-    the same on a busy machine as on a quiet one (with Python's hash seed fixed)."""
-    done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
-        env={**env, "PYTHONHASHSEED": "0"},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    match = re.search(r"Collected : (\d+)", done.stderr)
-    if match is None:
-        raise SystemExit(f"no instruction count from valgrind:\n{done.stderr}")
-    return int(match.group(1))
-
-
 def _print_instructions(counts: dict[str, int]) -> None:
     print("\nInstructions executed from the process's start to its exit (valgrind's callgrind, one process)")
     for kind, count in counts.items():
@@ -432,10 +421,10 @@ def main() -> None:
         before = _import_profile(python, python_env, args.before) if args.before else None
         counts: dict[str, int] = {}
         if args.instructions:
-            counts["floor"] = _instructions([python, "-c", FLOOR], python_env, PACKAGE_DIR)
-            counts["cold"] = _instructions(cold, python_env, PACKAGE_DIR)
+            counts["floor"] = instructions([python, "-c", FLOOR], python_env, PACKAGE_DIR)
+            counts["cold"] = instructions(cold, python_env, PACKAGE_DIR)
             if args.before:
-                counts["before"] = _instructions(cold, before_env, args.before)
+                counts["before"] = instructions(cold, before_env, args.before)
     load_end = os.getloadavg()
 
     print(f"Cold start against moto on 127.0.0.1: {args.runs} runs, each a fresh process of every kind")

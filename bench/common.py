@@ -71,3 +71,20 @@ def local_aws_env(endpoint: str) -> dict[str, str]:
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
+
+
+def instructions(command: list[str], env: dict[str, str], cwd: Path) -> int:
+    """The instructions a process executes from its start to its exit, as valgrind's callgrind counts them:
+    the same on a busy machine as on a quiet one (with Python's hash seed fixed)."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        env={**env, "PYTHONHASHSEED": "0"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    if match is None:
+        raise SystemExit(f"no instruction count from valgrind:\n{done.stderr}")
+    return int(match.group(1))
