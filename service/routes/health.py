@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from service.dynamo import Backend
+from service.deps import repository
 from service.errors import BackendUnavailable
 from service.models import Health
 from service.responses import error_responses
@@ -19,9 +19,8 @@ async def healthz() -> Health:
 
 @router.get("/readyz", summary="The table answers", responses=error_responses(takes_input=False))
 async def readyz(request: Request) -> Health:
-    backend: Backend = request.app.state.backend
     try:
-        repo = await backend.repository()
+        repo = await repository(request)
     except Exception as exc:
         raise BackendUnavailable("DynamoDB client cannot be created") from exc
     await repo.ping()
