@@ -23,6 +23,7 @@ from service.connections import bounded_http
 from service.dynamo import Backend, open_client
 from service.embedded import start_embedded_dynamodb
 from service.events import StatusPublisher
+from service.failures import FAILURE_QUEUE, ensure_failure_queue, open_failure_queue
 from service.guard import deadline_guard
 from service.lab import seed
 from service.labqueues import ALL_QUEUE, QUEUES, ensure_lab_topic, watch
@@ -66,10 +67,12 @@ async def _audit(settings: Settings, *, fix: bool) -> int:
 
 
 async def _init_events(settings: Settings) -> Settings:
-    """The lab's topic and queues at the local SNS and SQS, then the tables with their stream; the
-    settings with that topic."""
+    """The lab's topic and queues at the local SNS and SQS, and the queue of records that cannot be
+    published, then the tables with their stream; the settings with that topic."""
     async with AsyncExitStack() as stack:
-        topic_arn = await ensure_lab_topic(await open_sns(settings, stack), await open_sqs(settings, stack))
+        sqs = await open_sqs(settings, stack)
+        topic_arn = await ensure_lab_topic(await open_sns(settings, stack), sqs)
+        await ensure_failure_queue(sqs)
     if settings.status_topic_arn not in (None, topic_arn):
         log.warning("STATUS_TOPIC_ARN=%s is not the lab's topic %s", settings.status_topic_arn, topic_arn)
     settings = settings.model_copy(update={"status_topic_arn": topic_arn})
@@ -85,6 +88,7 @@ async def _relay(settings: Settings, stop: asyncio.Event) -> None:
             await open_client(settings, stack),
             await open_streams(settings, stack),
             StatusPublisher(await open_sns(settings, stack), settings.status_topic_arn),
+            await open_failure_queue(settings, stack),
             table_name=settings.table_name,
             checkpoint_table=settings.idempotency_table_name,
             guard=lambda: deadline_guard(settings.dynamodb_deadline),
@@ -212,13 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser(
         "init-events",
-        help="local SNS and SQS only: create the lab's VehicleStatus topic and its two queues, then the "
-        "tables with the stream",
+        help="local SNS and SQS only: create the lab's VehicleStatus topic and its two queues, and the "
+        "StatusEventFailures queue, then the tables with the stream",
     )
     watch_command = commands.add_parser(
-        "watch-events", help="print each message that reaches one of the lab's queues (and take it off)"
+        "watch-events",
+        help="print each message that reaches one of the lab's queues, or StatusEventFailures (and take it "
+        "off)",
     )
-    watch_command.add_argument("--queue", choices=sorted(QUEUES), default=ALL_QUEUE)
+    watch_command.add_argument("--queue", choices=[*sorted(QUEUES), FAILURE_QUEUE], default=ALL_QUEUE)
     args = parser.parse_args(argv)
 
     try:

@@ -1,5 +1,6 @@
 """`python -m service relay-events`: follows the table's stream with the DynamoDB Streams API and publishes
-its status changes, recording in DynamoDB how far it got in each shard so that a restart goes on there.
+its status changes, recording in DynamoDB how far it got in each shard so that a restart goes on there. A
+record that cannot be published is kept in the failure queue, and the relay goes on past it.
 
 The checkpoints are items of the Idempotency-Key table, one per shard, under keys that no Idempotency-Key
 header can carry (they hold spaces): that table exists wherever the service runs and holds the service's
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from service.errors import BackendUnavailable
-from service.events import PublishFailed, StatusPublisher, UnreadableRecord
+from service.events import MAXIMUM_RETRY_ATTEMPTS, PublishFailed, StatusPublisher, UnreadableRecord
 from service.expressions import Parameters
+from service.failures import FailedRecord, FailureQueue, KeepFailed
 from service.guard import ConditionFailed
 from service.idempotency import KEY_ATTRIBUTE, TTL_ATTRIBUTE
 
@@ -38,8 +40,12 @@ _FINISHED_KEPT_SECONDS = 2 * 24 * 3600
 # The shard list is read again this often (DynamoDB opens new shards every few hours), and at once when
 # a shard closes.
 _SHARDS_REFRESH_SECONDS = 60.0
-# The longest wait between attempts while SNS or DynamoDB fails.
+# The longest wait between attempts while SNS or DynamoDB fails: this many polls, and at most 30 s.
+_MOST_BACKOFF_POLLS = 30
 _MOST_BACKOFF_SECONDS = 30.0
+# Tries of a record SNS does not take before the relay keeps it in the failure queue and goes on: as
+# many as the stack's function gets.
+TRIES = 1 + MAXIMUM_RETRY_ATTEMPTS
 _STREAM_VIEW = "NEW_AND_OLD_IMAGES"
 
 
@@ -126,6 +132,7 @@ class StreamRelay:
         dynamodb: DynamoDBClient,
         streams: DynamoDBStreamsClient,
         publisher: StatusPublisher,
+        failures: FailureQueue,
         *,
         table_name: str,
         checkpoint_table: str,
@@ -135,6 +142,7 @@ class StreamRelay:
         self._dynamodb = dynamodb
         self._streams = streams
         self._publisher = publisher
+        self._failures = failures
         self._table = table_name
         self._checkpoint_table = checkpoint_table
         self._guard = guard
@@ -146,7 +154,10 @@ class StreamRelay:
         self._finished: set[str] = set()
         # Where reading goes on in each open shard: GetRecords' NextShardIterator, kept between polls.
         self._iterators: dict[str, str] = {}
+        # The record of each shard that SNS did not take, and how often it was tried.
+        self._tries: dict[str, tuple[str, int]] = {}
         self.published = 0
+        self.given_up = 0
 
     async def _stream(self) -> Checkpoints:
         if self._checkpoints is None:
@@ -183,7 +194,8 @@ class StreamRelay:
 
     async def catch_up(self) -> int:
         """Publish what the stream holds beyond the checkpoints, shard by shard; the changes published.
-        Raises PublishFailed, BackendUnavailable (the checkpoints then say where to go on), RelayError."""
+        Raises PublishFailed (a record's try, under TRIES), KeepFailed, BackendUnavailable (the checkpoints
+        then say where to go on), RelayError."""
         checkpoints = await self._stream()
         if not self._shards or time.monotonic() - self._shards_read_at > _SHARDS_REFRESH_SECONDS:
             await self._read_shards()
@@ -232,8 +244,16 @@ class StreamRelay:
                     if await self._publisher.publish_record(record) is not None:
                         published += 1
                 except UnreadableRecord as exc:
-                    # Retrying cannot help: it is logged, with its key, for a person, and passed.
-                    log.error("shard %s: record %s cannot be published: %s", shard_id, sequence, exc)
+                    # Trying again cannot help.
+                    await self._give_up(shard_id, record, str(exc), tries=1)
+                except PublishFailed as exc:
+                    stuck, tries = self._tries.get(shard_id, (sequence, 0))
+                    tries = tries + 1 if stuck == sequence else 1
+                    if tries < TRIES:
+                        self._tries[shard_id] = (sequence, tries)
+                        raise
+                    await self._give_up(shard_id, record, str(exc), tries=tries)
+                self._tries.pop(shard_id, None)
                 await checkpoints.advance(shard_id, sequence)
             next_iterator = page.get("NextShardIterator")
             if next_iterator is None:
@@ -244,6 +264,27 @@ class StreamRelay:
             if not records:
                 self._iterators[shard_id] = iterator
                 return published, False
+
+    async def _give_up(self, shard_id: str, record: Mapping[str, Any], reason: str, *, tries: int) -> None:
+        """Keep `record` in the failure queue for a person, and say so once. Raises KeepFailed."""
+        failed = FailedRecord.of(
+            record,
+            reason=reason,
+            tries=tries,
+            kept_by="relay-events",
+            stream_arn=self._stream_arn,
+            shard_id=shard_id,
+        )
+        await self._failures.keep(failed)
+        self.given_up += 1
+        log.error(
+            "shard %s: record %s not published after %d tries (%s); kept in %s",
+            shard_id,
+            failed.sequence_number,
+            tries,
+            failed.reason,
+            self._failures.url,
+        )
 
     async def _iterator(self, shard_id: str, checkpoint: Checkpoint | None) -> str:
         """A shard iterator right after the checkpoint, or at the oldest record the stream keeps."""
@@ -279,17 +320,19 @@ class StreamRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Catch up, wait, and again, until `stop` is set; failures of SNS or DynamoDB are waited out
-        (with growing pauses), never skipped. Raises RelayError."""
+        (with growing pauses), a record SNS does not take TRIES times is kept in the failure queue and
+        passed. Raises RelayError."""
         pause = self._poll_seconds
+        most = min(_MOST_BACKOFF_SECONDS, self._poll_seconds * _MOST_BACKOFF_POLLS)
         while not stop.is_set():
             try:
                 published = await self.catch_up()
                 pause = self._poll_seconds
-            except (PublishFailed, BackendUnavailable) as exc:
-                log.warning("relay paused %.1f s: %s", pause, exc)
+            except (PublishFailed, KeepFailed, BackendUnavailable) as exc:
+                log.warning("relay paused %.2f s: %s", pause, exc)
                 self._iterators.clear()  # go on from the checkpoints, not past a record left unpublished
                 published = 0
-                pause = min(pause * 2, _MOST_BACKOFF_SECONDS)
+                pause = min(pause * 2, most)
             if published == 0:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=pause)

@@ -123,6 +123,15 @@ class Settings(BaseSettings):
         "request is published to, from the table's stream. Unset means no events: `init-table` leaves the "
         "stream off and `relay-events` refuses to start; nothing else changes.",
     )
+    status_failures_queue_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="The SQS queue where stream records that cannot be published are kept for a person "
+        "(the stack's `StatusEventFailuresQueue`). Unset: with a local SQS, its queue `StatusEventFailures`, "
+        "created when missing; against AWS `relay-events` refuses to start and the stream's function "
+        "reports such records to Lambda, whose on-failure destination is that queue.",
+        json_schema_extra={"default_doc": "the local SQS's `StatusEventFailures`"},
+    )
     streams_endpoint: str | None = Field(
         default=None,
         validation_alias="AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
@@ -138,7 +147,8 @@ class Settings(BaseSettings):
     sqs_endpoint: str | None = Field(
         default=None,
         validation_alias="AWS_ENDPOINT_URL_SQS",
-        description="An SQS endpoint for `init-events` and `watch-events`.",
+        description="An SQS endpoint for `init-events`, `watch-events` and the failure queue of "
+        "`relay-events`.",
         json_schema_extra={"default_doc": "`AWS_ENDPOINT_URL_SNS` (moto serves both)"},
     )
     relay_poll_seconds: float = _seconds(

@@ -6,30 +6,41 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from lambda_adapter.stream import StreamFunction
 from service.audit import audit
 from service.clients import open_sns, open_sqs, open_streams
 from service.dynamo import open_client
-from service.events import PublishFailed, StatusPublisher
+from service.events import TEXT_MOST, PublishFailed, StatusPublisher
+from service.failures import ensure_failure_queue, open_failure_queue
 from service.guard import deadline_guard
 from service.labqueues import watch
-from service.relay import StreamRelay
-from service.settings import Settings
+from service.relay import TRIES, StreamRelay
+from service.settings import ConfigurationError, Settings
 from tests.helpers import FORM, create
 from tests.lab_topic import ALL, COMPLETED, TOPIC_ARN, LabTopic, Received, module_8, with_events
 from tests.lambda_events import Context
 from tests.process import RELAY_COMMAND, as_run_here
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
+    from types_aiobotocore_sns import SNSClient
+    from types_aiobotocore_sqs import SQSClient
 
 pytestmark = pytest.mark.moto_only("dynalite has no streams; moto serves DynamoDB, its stream, SNS and SQS")
 
@@ -48,17 +59,58 @@ async def lab(settings: Settings) -> AsyncIterator[LabTopic]:
         yield lab
 
 
-async def _relay(settings: Settings, stack: AsyncExitStack, **overrides: Any) -> StreamRelay:
+@dataclass
+class Kept:
+    """The failure queue, as a person reads it."""
+
+    sqs: SQSClient
+    url: str
+
+    async def drain(self) -> list[dict[str, Any]]:
+        """Every failed record in the queue now, taken off it."""
+        kept: list[dict[str, Any]] = []
+        while True:
+            response = await self.sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            if not response.get("Messages"):
+                return kept
+            for received in response["Messages"]:
+                kept.append(json.loads(received["Body"]))
+                await self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=received["ReceiptHandle"])
+
+
+@pytest.fixture(autouse=True)
+async def kept(settings: Settings) -> AsyncIterator[Kept]:
+    """The local failure queue (the relay finds it by its name), empty, and deleted after the test."""
+    async with AsyncExitStack() as stack:
+        sqs = await open_sqs(settings, stack)
+        url = await ensure_failure_queue(sqs)
+        await sqs.purge_queue(QueueUrl=url)
+        yield Kept(sqs, url)
+        await sqs.delete_queue(QueueUrl=url)
+
+
+async def _relay(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    sns: SNSClient | None = None,
+    streams: DynamoDBStreamsClient | None = None,
+    poll_seconds: float = 0.1,
+    **overrides: Any,
+) -> StreamRelay:
     settings = settings.model_copy(update=overrides)
     assert settings.status_topic_arn is not None
     return StreamRelay(
         await open_client(settings, stack),
-        await open_streams(settings, stack),
-        StatusPublisher(await open_sns(settings, stack), settings.status_topic_arn),
+        streams or await open_streams(settings, stack),
+        StatusPublisher(sns or await open_sns(settings, stack), settings.status_topic_arn),
+        await open_failure_queue(settings, stack),
         table_name=settings.table_name,
         checkpoint_table=settings.idempotency_table_name,
         guard=lambda: deadline_guard(5),
-        poll_seconds=0.1,
+        poll_seconds=poll_seconds,
     )
 
 
@@ -238,33 +290,88 @@ async def test_the_stream_function_reports_the_first_record_sns_did_not_take(
     assert await lab.drain(ALL) == []
 
 
-async def test_the_stream_function_reports_a_record_without_images(
-    settings: Settings, stream_function: Callable[[Settings], Invoke], lab: LabTopic
+_KEYS_ONLY = {
+    "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+    "eventName": "MODIFY",
+    "eventVersion": "1.1",
+    "eventSource": "aws:dynamodb",
+    "awsRegion": "us-east-1",
+    "dynamodb": {
+        "ApproximateCreationDateTime": 1764170645.0,
+        "Keys": {"license_plate": {"S": "8B1111"}, "service_id": {"S": "1"}},
+        "SequenceNumber": "1000",
+        "SizeBytes": 26,
+        "StreamViewType": "KEYS_ONLY",
+    },
+}
+
+
+def _unreadable(kind: str, good: dict[str, Any]) -> dict[str, Any]:
+    """A record the function cannot read, made from a readable one, numbered before it."""
+    if kind == "keys only":
+        return {**_KEYS_ONLY, "eventSourceARN": good["eventSourceARN"]}
+    record: dict[str, Any] = json.loads(json.dumps(good))
+    record["eventID"] = "e4da3b7fbbce2345d7772b0674a318d5"
+    data = record["dynamodb"]
+    data["SequenceNumber"] = "1000"
+    image = data["NewImage"]
+    if kind == "image without its key":
+        del image["license_plate"]
+    elif kind == "attributes of other types":
+        image["status_history"] = {"L": ["tech-sub"]}
+        image["version"] = "1"
+    else:  # a message larger than SNS takes: a key no DynamoDB table holds
+        image["license_plate"] = data["Keys"]["license_plate"] = {"S": "P" * 300_000}
+    return record
+
+
+@pytest.mark.parametrize(
+    "kind", ["keys only", "image without its key", "attributes of other types", "message too large"]
+)
+async def test_the_stream_function_keeps_a_record_it_cannot_read_and_publishes_the_rest_of_the_batch(
+    kind: str,
+    settings: Settings,
+    stream_function: Callable[[Settings], Invoke],
+    api: httpx.AsyncClient,
+    lab: LabTopic,
+    kept: Kept,
 ) -> None:
-    """A stream of keys only cannot say what changed: the record is reported, for the on-failure queue."""
-    event = {
-        "Records": [
-            {
-                "eventID": "c4ca4238a0b923820dcc509a6f75849b",
-                "eventName": "MODIFY",
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "us-east-1",
-                "dynamodb": {
-                    "ApproximateCreationDateTime": 1764170645.0,
-                    "Keys": {"license_plate": {"S": "8B1111"}, "service_id": {"S": "1"}},
-                    "SequenceNumber": "4421584500000000017450439091",
-                    "SizeBytes": 26,
-                    "StreamViewType": "KEYS_ONLY",
-                },
-                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/VehicleServices"
-                "/stream/2026-11-26T00:48:05.899",
-            }
-        ]
-    }
+    """Trying again cannot help such a record: it goes to the failure queue at once, is not reported (Lambda
+    would hold up the shard and send the records after it again, to end with the whole rest of the batch
+    in the queue), and the records after it are published."""
+    await create(api, service_id="L4")
+    async with AsyncExitStack() as stack:
+        arn, records = await _stream_records(settings, stack)
+    (good,) = _as_lambda_delivers(arn, records)["Records"]
+    bad = _unreadable(kind, good)
+    invoke = stream_function(settings.model_copy(update={"status_failures_queue_url": kept.url}))
+    assert await invoke({"Records": [bad, good]}) == {"batchItemFailures": []}
+    assert [r.message["event_id"] for r in await lab.drain(ALL)] == ["8B1111/L4/1"]
+    (failed,) = await kept.drain()
+    assert failed["sequence_number"] == "1000"
+    assert (failed["event_id"], failed["stream_arn"]) == (bad["eventID"], arn)
+    assert (failed["shard_id"], failed["tries"], failed["kept_by"]) == (None, 1, "publishStatusEvents")
+    assert failed["reason"]
+    assert len(json.dumps(failed)) < 2_000
+    assert "208-444-5555" not in json.dumps(failed)
+
+
+async def test_the_stream_function_without_a_failure_queue_reports_a_record_it_cannot_read(
+    settings: Settings,
+    stream_function: Callable[[Settings], Invoke],
+    api: httpx.AsyncClient,
+    lab: LabTopic,
+) -> None:
+    """Then Lambda's retries bring it to the on-failure destination; the records after it are published
+    now, since at the end Lambda would send the rest of the batch there with it."""
+    await create(api, service_id="L5")
+    async with AsyncExitStack() as stack:
+        arn, records = await _stream_records(settings, stack)
+    (good,) = _as_lambda_delivers(arn, records)["Records"]
+    bad = _unreadable("keys only", good)
     invoke = stream_function(settings)
-    assert await invoke(event) == {"batchItemFailures": [{"itemIdentifier": "4421584500000000017450439091"}]}
-    assert await lab.drain(ALL) == []
+    assert await invoke({"Records": [bad, good]}) == {"batchItemFailures": [{"itemIdentifier": "1000"}]}
+    assert [r.message["event_id"] for r in await lab.drain(ALL)] == ["8B1111/L5/1"]
 
 
 @contextmanager
@@ -388,3 +495,162 @@ async def test_writes_made_elsewhere_and_mended_spellings_are_not_published(
         relay = await _relay(settings, stack)
         assert await relay.catch_up() == 1
     assert [r.message["event_id"] for r in await lab.drain(ALL)] == ["8B1111/E1/1"]
+
+
+async def _arriving(lab: LabTopic, count: int, *, within: float) -> list[Received]:
+    """The messages of the queue of every update, once `count` have come."""
+    received: list[Received] = []
+    async with asyncio.timeout(within):
+        while len(received) < count:
+            received += await lab.drain(ALL)
+            await asyncio.sleep(0.05)
+    return received
+
+
+async def test_an_item_written_elsewhere_with_a_huge_by_is_published_cut_and_holds_up_nothing(
+    settings: Settings, api: httpx.AsyncClient, dynamodb: DynamoDBClient, lab: LabTopic, kept: Kept
+) -> None:
+    """Written as the console would, marked as a status change, with a `by` of 300 KB that SNS would refuse
+    whole: it is published with `by` cut, and a request created after it is published within seconds."""
+    by = "b" * 300_000
+    entry = {"status": {"S": "Completed"}, "at": {"S": "2026-11-26T16:30:00.000Z"}, "by": {"S": by}}
+    await dynamodb.put_item(
+        TableName=settings.table_name,
+        Item={
+            "license_plate": {"S": "8B1111"},
+            "service_id": {"S": "X1"},
+            "service_status": {"S": "Completed"},
+            "version": {"N": "1"},
+            "status_changed": {"BOOL": True},
+            "status_history": {"L": [{"M": entry}]},
+        },
+    )
+    async with AsyncExitStack() as stack:
+        relay = await _relay(settings, stack)
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        try:
+            await create(api, service_id="X2")
+            received = await _arriving(lab, 2, within=20)
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, timeout=10)
+    messages = {r.message["event_id"]: r.message for r in received}
+    assert sorted(messages) == ["8B1111/X1/1", "8B1111/X2/1"]
+    assert messages["8B1111/X1/1"]["changed_by"] == by[:TEXT_MOST]
+    assert (relay.given_up, await kept.drain()) == (0, [])
+
+
+def _refusing(sns: SNSClient, subject: str) -> list[str]:
+    """Make SNS refuse every message with this subject, as it refuses one it cannot take (botocore raises
+    the same ClientError); the messages refused, one per try."""
+    refused: list[str] = []
+
+    def refuse(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        body = params["body"]
+        if body.get("Subject") != subject:
+            return None
+        refused.append(body["Message"])
+        error = {
+            "Type": "Sender",
+            "Code": "InvalidParameter",
+            "Message": "Invalid parameter: Message too long",
+        }
+        answer = AWSResponse(params["url"], 400, HTTPHeaders(), None)
+        return answer, {"Error": error, "ResponseMetadata": {}}
+
+    # botocore's stubs know only handlers that answer nothing; a before-call handler may answer the call.
+    sns.meta.events.register("before-call.sns.Publish", refuse)  # type: ignore[arg-type]
+    return refused
+
+
+async def _shard(settings: Settings, stack: AsyncExitStack, arn: str) -> str:
+    streams = await open_streams(settings, stack)
+    (shard,) = (await streams.describe_stream(StreamArn=arn))["StreamDescription"]["Shards"]
+    return shard["ShardId"]
+
+
+async def test_a_record_sns_keeps_refusing_is_kept_after_as_many_tries_as_lambda_makes_and_the_relay_goes_on(
+    settings: Settings, api: httpx.AsyncClient, lab: LabTopic, kept: Kept, caplog: pytest.LogCaptureFixture
+) -> None:
+    await create(api, service_id="REFUSED")
+    await create(api, service_id="AFTER")
+    async with AsyncExitStack() as stack:
+        arn, records = await _stream_records(settings, stack)
+        shard_id = await _shard(settings, stack, arn)
+        sns = await open_sns(settings, stack)
+        refused = _refusing(sns, "REFUSED")
+        relay = await _relay(settings, stack, sns=sns, poll_seconds=0.02)
+        stop = asyncio.Event()
+        started = time.monotonic()
+        with caplog.at_level(logging.ERROR, logger="service.relay"):
+            running = asyncio.create_task(relay.run(stop))
+            try:
+                received = await _arriving(lab, 1, within=30)
+                took = time.monotonic() - started
+                await asyncio.sleep(0.5)  # many more polls: nothing else comes, nothing is tried again
+                received += await lab.drain(ALL)
+            finally:
+                stop.set()
+                await asyncio.wait_for(running, timeout=10)
+    assert [r.message["event_id"] for r in received] == ["8B1111/AFTER/1"]
+    assert took < 15
+    assert len(refused) == TRIES
+    (failed,) = await kept.drain()
+    first = records[0]
+    assert {
+        k: failed[k] for k in ("stream_arn", "shard_id", "sequence_number", "event_id", "keys", "tries")
+    } == {
+        "stream_arn": arn,
+        "shard_id": shard_id,
+        "sequence_number": first["dynamodb"]["SequenceNumber"],
+        "event_id": first["eventID"],
+        "keys": {"license_plate": "8B1111", "service_id": "REFUSED"},
+        "tries": TRIES,
+    }
+    assert "8B1111/REFUSED/1" in failed["reason"]
+    assert "InvalidParameter" in failed["reason"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert first["dynamodb"]["SequenceNumber"] in errors[0]
+    assert shard_id in errors[0]
+
+
+def _stripping(streams: DynamoDBStreamsClient, service_id: str) -> None:
+    """Make the stream hand over the records of this request without their new image, as a stream of
+    keys only would."""
+
+    def strip(parsed: dict[str, Any], **_: Any) -> None:
+        for record in parsed.get("Records", []):
+            if record["dynamodb"]["Keys"]["service_id"]["S"] == service_id:
+                record["dynamodb"].pop("NewImage", None)
+
+    streams.meta.events.register("after-call.dynamodb-streams.GetRecords", strip)
+
+
+async def test_the_relay_keeps_a_record_it_cannot_read_at_once_and_goes_on(
+    settings: Settings, api: httpx.AsyncClient, lab: LabTopic, kept: Kept
+) -> None:
+    await create(api, service_id="BARE")
+    await create(api, service_id="NEXT")
+    async with AsyncExitStack() as stack:
+        _, records = await _stream_records(settings, stack)
+        streams = await open_streams(settings, stack)
+        _stripping(streams, "BARE")
+        relay = await _relay(settings, stack, streams=streams)
+        assert await relay.catch_up() == 1
+        assert await relay.catch_up() == 0
+    assert [r.message["event_id"] for r in await lab.drain(ALL)] == ["8B1111/NEXT/1"]
+    (failed,) = await kept.drain()
+    assert (failed["sequence_number"], failed["tries"]) == (records[0]["dynamodb"]["SequenceNumber"], 1)
+    assert failed["keys"] == {"license_plate": "8B1111", "service_id": "BARE"}
+    assert "lacks the images" in failed["reason"]
+    assert relay.given_up == 1
+
+
+async def test_the_relay_against_aws_needs_the_failure_queue(settings: Settings) -> None:
+    """It would otherwise have nowhere to keep what it cannot publish; a local SQS has the queue by name."""
+    aws = settings.model_copy(update={"dynamodb_mode": "aws", "dynamodb_endpoint": None})
+    async with AsyncExitStack() as stack:
+        with pytest.raises(ConfigurationError, match="STATUS_FAILURES_QUEUE_URL"):
+            await open_failure_queue(aws, stack)

@@ -37,6 +37,7 @@ LAYERS: list[set[str]] = [
     {"service.table"},
     {"service.repository", "service.labqueues"},
     {"service.events"},
+    {"service.failures"},
     {"service.relay"},
     {"service.lab", "service.audit", "service.dynamo", "service.responses", "service.cognito"},
     {
