@@ -63,7 +63,7 @@ async def _seed(settings: Settings) -> None:
 async def _audit(settings: Settings, *, fix: bool) -> int:
     async with AsyncExitStack() as stack:
         client = await open_client(settings, stack)
-        return await audit(client, settings.table_name, fix=fix)
+        return await audit(client, settings.table_name, fix=fix, deadline=settings.dynamodb_deadline)
 
 
 async def _init_events(settings: Settings) -> Settings:

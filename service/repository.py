@@ -10,6 +10,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import random
 import secrets
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -122,10 +123,14 @@ def to_model(item: Item) -> ServiceRequest:
 
 # What an update assumes of the stored item, which its condition checks: `edit` changes no status;
 # `change` gives a new status and appends to a history with room left; `full` gives a new status to an
-# item whose history is full, as read; `same` gives the status the item has already.
-_Plan = Literal["edit", "change", "full", "same"]
-# Attempts at one update whose item changes under it between its condition and the next try.
-_UPDATE_ATTEMPTS = 4
+# item whose history is exactly full, dropping its oldest entry; `over` gives a new status to an item
+# whose history is longer than that (written elsewhere), as read; `same` gives the status it has already.
+_Plan = Literal["edit", "change", "full", "over", "same"]
+# The pause before an update made again after it lost a race: random up to this, doubling per lost race
+# up to the cap, so that writers that keep meeting spread out (and each stays within the deadline).
+_BACKOFF_FIRST = 0.005
+_BACKOFF_CAP = 0.2
+_jitter = random.SystemRandom()
 
 
 def _key(license_plate: str, service_id: str) -> dict[str, AttributeValueTypeDef]:
@@ -359,10 +364,15 @@ class Repository:
 
         The write never reads first. It assumes the status changes (the usual case); when its condition
         fails, the item as it was (from DynamoDB's answer, or read) tells which assumption holds, and
-        the write is made again under that one."""
+        the write is made again under that one. A write that loses a race to another (its assumption
+        no longer holds when it lands) is made again, after a jittered pause, until it lands or the
+        deadline has passed: each loss means another write landed, so concurrent writers all get through.
+        """
         plan: _Plan = "edit" if changes.service_status is None else "change"
         old: Item | None = None
-        for _ in range(_UPDATE_ATTEMPTS):
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._deadline
+        for attempt in itertools.count():
             parameters = Parameters()
             expression = self._update_expression(parameters, changes, by, plan, old)
             condition = " AND ".join(
@@ -394,7 +404,16 @@ class Repository:
                     f"service request {license_plate}/{service_id} has changed; read it again"
                 )
             plan = self._plan(changes, old)
-        raise BackendUnavailable(f"service request {license_plate}/{service_id} kept changing while written")
+            if attempt == 0:
+                continue  # the first write assumed; this one knows the item: no race was lost yet
+            pause = _jitter.uniform(0, min(_BACKOFF_CAP, _BACKOFF_FIRST * 2 ** (attempt - 1)))
+            if loop.time() + pause >= give_up:
+                break
+            await asyncio.sleep(pause)
+        raise BackendUnavailable(
+            f"service request {license_plate}/{service_id} kept changing while written, "
+            f"for {self._deadline:g} s"
+        )
 
     @staticmethod
     def _plan(changes: ServiceRequestUpdate, old: Item) -> _Plan:
@@ -403,7 +422,8 @@ class Repository:
             return "edit"
         if _text(old.get("service_status")) == changes.service_status.value:
             return "same"
-        return "full" if _history_length(old) >= HISTORY_MAX else "change"
+        length = _history_length(old)
+        return "change" if length < HISTORY_MAX else "full" if length == HISTORY_MAX else "over"
 
     @staticmethod
     def _plan_conditions(
@@ -412,7 +432,7 @@ class Repository:
         """The conditions under which `plan`'s assumption holds."""
         if plan == "edit" or status is None:
             return []
-        if plan == "full":
+        if plan == "over":
             # The history is rewritten from the item as read: only while nobody has written it since
             # (every write here changes both; comparing the lists themselves is not portable).
             assert old is not None
@@ -421,17 +441,21 @@ class Repository:
         if plan == "same":
             return [f"{current} = {given}"]
         history = parameters.name(HISTORY)
-        return [
-            f"({current} <> {given} OR attribute_not_exists({current}))",
-            f"(attribute_not_exists({history}) OR size({history}) < {parameters.number(HISTORY_MAX)})",
-        ]
+        # Whatever else other writers did, the history still has the length this write's trim needs.
+        room = (
+            f"size({history}) = {parameters.number(HISTORY_MAX)}"
+            if plan == "full"
+            else f"(attribute_not_exists({history}) OR size({history}) < {parameters.number(HISTORY_MAX)})"
+        )
+        return [f"({current} <> {given} OR attribute_not_exists({current}))", room]
 
     @staticmethod
     def _update_expression(
         parameters: Parameters, changes: ServiceRequestUpdate, by: str, plan: _Plan, old: Item | None
     ) -> str:
         """SET the changes, `updated_at`, the status-change mark and, for a new status, the history;
-        ADD one to `version`; REMOVE `completion_date` when the status moves away from Completed."""
+        ADD one to `version`; REMOVE `completion_date` when the status moves away from Completed, and
+        the oldest entry of a full history."""
         now = timestamp()
         at = parameters.text(now)
         assignments = [f"{parameters.name('updated_at')} = {at}"]
@@ -439,7 +463,7 @@ class Repository:
         for field, value in changes.changes().items():
             assignments.append(f"{parameters.name(field)} = {parameters.text(value)}")
         status = changes.service_status
-        changed = plan in ("change", "full")
+        changed = plan in ("change", "full", "over")
         assignments.append(f"{parameters.name(STATUS_CHANGED)} = {parameters.value({'BOOL': changed})}")
         if status is not None:
             completion = parameters.name("completion_date")
@@ -448,12 +472,18 @@ class Repository:
             else:
                 removals.append(completion)
             entry = _history_value(history_entry(status, now, by))
-            history = parameters.name(HISTORY) if plan in ("change", "full") else ""
+            history = parameters.name(HISTORY) if changed else ""
             if plan == "change":
                 empty = parameters.value({"L": []})
                 appended = parameters.value({"L": [entry]})
                 assignments.append(f"{history} = list_append(if_not_exists({history}, {empty}), {appended})")
             elif plan == "full":
+                # One entry out at the front, one in past the end (SET at an index beyond a list appends,
+                # and the two paths do not overlap): the same whichever DynamoDB applies first, and true
+                # of whatever list of that length other writers left, so concurrent changes all land.
+                assignments.append(f"{history}[{HISTORY_MAX}] = {parameters.value(entry)}")
+                removals.append(f"{history}[0]")
+            elif plan == "over":
                 assert old is not None
                 kept = old[HISTORY]["L"][-(HISTORY_MAX - 1) :]
                 assignments.append(f"{history} = {parameters.value({'L': [*kept, entry]})}")

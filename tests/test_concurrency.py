@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from service.models import HISTORY_MAX, Status
 from tests.helpers import create, put_raw, raw_item
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
+
+    from tests.cognito import UserPool
 
 FIELDS = ("phone_number", "service_description", "service_status")
 STATUSES = ("Accepted", "Waiting for Parts", "Being Serviced", "Quoted - Waiting for Approval")
@@ -171,3 +174,84 @@ async def test_fifty_concurrent_patches_without_if_match_all_land(
     for field in FIELDS:
         last = max(v for v, body in by_version.items() if field in body)
         assert final[field] == {"S": by_version[last][field]}, f"{field} lost its last write"
+
+
+@pytest.mark.atomic_writes("moto checks a write's condition and applies it to the item without a lock")
+@pytest.mark.parametrize("writers", [20, 50])
+async def test_concurrent_status_changes_on_a_full_history_all_land_in_order(
+    api: httpx.AsyncClient, user_pool: UserPool, writers: int
+) -> None:
+    """Every change lands; the history is its latest HISTORY_MAX entries, in the order of the writes,
+    holding the entry of every write that changed the status; nothing but the oldest entries is lost."""
+    item = await create(api)
+    path = f"/requests/8B1111/{item['service_id']}"
+    for n in range(HISTORY_MAX - 1):
+        assert (await api.patch(path, json={"service_status": STATUSES[n % 2]})).status_code == 200
+    full = (await api.get(path)).json()
+    assert len(full["status_history"]) == HISTORY_MAX
+
+    statuses = [status.value for status in Status]
+    changes = [(f"technician-{n}", statuses[n % len(statuses)]) for n in range(writers)]
+    responses = await asyncio.gather(
+        *(
+            api.patch(
+                path,
+                json={"service_status": status},
+                headers={"Authorization": f"Bearer {user_pool.token(sub=sub)}"},
+            )
+            for sub, status in changes
+        )
+    )
+    assert [r.status_code for r in responses] == [200] * writers, [r.text for r in responses]
+
+    # The writes in the order they happened, and the entry each added (none for the status it found).
+    answers = [(r.json(), sub) for r, (sub, _) in zip(responses, changes, strict=True)]
+    assert [body["service_status"] for body, _ in answers] == [status for _, status in changes]
+    written = sorted(answers, key=lambda answer: answer[0]["version"])
+    first = full["version"] + 1
+    assert [body["version"] for body, _ in written] == list(range(first, first + writers))
+    expected = list(full["status_history"])
+    status = full["service_status"]
+    for body, sub in written:
+        if body["service_status"] != status:
+            entry = {"status": body["service_status"], "at": body["updated_at"], "by": sub}
+            assert body["status_history"][-1] == entry, "each answer shows its own entry last"
+            expected.append(entry)
+        status = body["service_status"]
+    assert len(expected) > HISTORY_MAX + writers // 2, "most writes changed the status"
+
+    final = (await api.get(path)).json()
+    assert final["version"] == full["version"] + writers
+    assert final["status_history"] == expected[-HISTORY_MAX:]
+
+
+@pytest.mark.atomic_writes("moto checks a write's condition and applies it to the item without a lock")
+async def test_concurrent_status_changes_on_a_full_history_with_one_if_match_give_one_success(
+    api: httpx.AsyncClient,
+) -> None:
+    item = await create(api)
+    path = f"/requests/8B1111/{item['service_id']}"
+    for n in range(HISTORY_MAX - 1):
+        await api.patch(path, json={"service_status": STATUSES[n % 2]})
+    full = (await api.get(path)).json()
+    tag = f'"{full["version"]}"'
+    responses = await asyncio.gather(
+        *(
+            api.patch(path, json={"service_status": status.value}, headers={"If-Match": tag})
+            for status in Status
+            if status.value != full["service_status"]
+        )
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [412] * (len(responses) - 1)
+    (winner,) = [r.json() for r in responses if r.status_code == 200]
+    final = (await api.get(path)).json()
+    assert final == winner
+    assert final["status_history"] == [
+        *full["status_history"][1:],
+        {
+            "status": winner["service_status"],
+            "at": winner["updated_at"],
+            "by": full["status_history"][0]["by"],
+        },
+    ]

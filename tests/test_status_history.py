@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -11,10 +11,12 @@ import pytest
 from service.app import create_app
 from service.models import HISTORY_MAX
 from service.settings import Settings
+from tests.calls import Calls
 from tests.helpers import FORM, api_client, create, make_settings, put_raw, raw_item
 from tests.lab_topic import TOPIC_ARN
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from types_aiobotocore_dynamodb import DynamoDBClient
 
 TECHNICIAN = "4f1c2b9e-technician"  # the `sub` of the test pool's tokens
@@ -87,6 +89,107 @@ async def test_a_full_history_is_rewritten_only_while_the_request_is_as_read(
     )
     assert stale.status_code == 412
     assert await raw_item(dynamodb, table, "8B1111", "H3") == before
+
+
+async def _fill(api: httpx.AsyncClient, path: str) -> dict[str, Any]:
+    """The request at `path` (created with one entry) given HISTORY_MAX - 1 statuses more: a full history."""
+    statuses = ["Accepted", "Waiting for Parts"]
+    for change in range(HISTORY_MAX - 1):
+        response = await api.patch(path, json={"service_status": statuses[change % 2]})
+        assert response.status_code == 200, response.text
+    full: dict[str, Any] = (await api.get(path)).json()
+    assert len(full["status_history"]) == HISTORY_MAX
+    return full
+
+
+async def test_a_status_change_lands_however_often_other_writes_come_between(
+    app: FastAPI, app_api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    """Another technician's edit lands just before each of the change's writes: the change still lands,
+    on the full history as it is then, and the edits are kept."""
+    await create(app_api, service_id="H4")
+    path = "/requests/8B1111/H4"
+    full = await _fill(app_api, path)
+    edits: list[str] = []
+
+    async def edit_first(params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == table and len(edits) < 10:
+            edits.append(f"Edited {len(edits)}")
+            await dynamodb.update_item(
+                TableName=table,
+                Key={"license_plate": {"S": "8B1111"}, "service_id": {"S": "H4"}},
+                UpdateExpression="SET service_description = :d, updated_at = :t ADD version :one",
+                ExpressionAttributeValues={
+                    ":d": {"S": edits[-1]},
+                    ":t": {"S": f"2026-01-01T00:00:00.{len(edits):03d}Z"},
+                    ":one": {"N": "1"},
+                },
+            )
+
+    client = await app.state.backend.client()
+    client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", edit_first)
+    try:
+        changed = await app_api.patch(path, json={"service_status": "Completed"})
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.UpdateItem", edit_first)
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["service_description"] == edits[-1], "the edits are kept"
+    assert body["version"] == full["version"] + len(edits) + 1
+    assert body["status_history"] == [
+        *full["status_history"][1:],
+        {"status": "Completed", "at": body["updated_at"], "by": TECHNICIAN},
+    ]
+    assert (await app_api.get(path)).json() == body
+
+
+async def test_a_status_change_is_one_write_and_on_a_full_history_two(
+    app: FastAPI, app_api: httpx.AsyncClient
+) -> None:
+    """The first write assumes room in the history; only a full one takes a second, and no read."""
+    await create(app_api, service_id="H5")
+    path = "/requests/8B1111/H5"
+    calls = await Calls.of(app)
+    assert (await app_api.patch(path, json={"service_status": "Accepted"})).status_code == 200
+    assert (calls.count("UpdateItem"), calls.count("GetItem")) == (1, 0)
+    full = await _fill(app_api, path)
+    calls.answered.clear()
+    changed = await app_api.patch(path, json={"service_status": "Completed"})
+    assert changed.status_code == 200
+    assert changed.json()["status_history"] == [
+        *full["status_history"][1:],
+        {"status": "Completed", "at": changed.json()["updated_at"], "by": TECHNICIAN},
+    ]
+    assert calls.count("UpdateItem") == 2
+    assert calls.count("GetItem") <= 1, "a read only where DynamoDB does not send the item back"
+
+
+async def test_a_longer_history_written_elsewhere_is_cut_to_the_latest_entries(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    entries = [
+        {
+            "M": {
+                "status": {"S": "Accepted"},
+                "at": {"S": f"2025-01-01T00:00:{n:02d}.000Z"},
+                "by": {"S": f"{n}"},
+            }
+        }
+        for n in range(HISTORY_MAX + 10)
+    ]
+    await dynamodb.put_item(
+        TableName=table,
+        Item={
+            "license_plate": {"S": "8B1111"},
+            "service_id": {"S": "H6"},
+            "service_status": {"S": "Accepted"},
+            "status_history": {"L": entries},
+        },
+    )
+    changed = await api.patch("/requests/8B1111/H6", json={"service_status": "Completed"})
+    assert changed.status_code == 200, changed.text
+    history = changed.json()["status_history"]
+    assert [entry["by"] for entry in history] == [*(str(n) for n in range(11, HISTORY_MAX + 10)), TECHNICIAN]
 
 
 async def test_items_written_elsewhere_read_without_a_history_and_start_one_when_changed(
