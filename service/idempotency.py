@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,8 +46,8 @@ _MOST_POLL_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class IdempotencyKey:
-    """A key that makes calls one request: a caller's Idempotency-Key for the route it was sent to (the same
-    key on another route is another request), or a form's own key (see `duplicate_key`)."""
+    """A key that makes calls one request: a caller's Idempotency-Key (see `caller_key`), or a form's own key
+    (see `duplicate_key`)."""
 
     key: str
     route: str
@@ -58,11 +59,21 @@ class IdempotencyKey:
         return hashlib.sha256(f"{self.route}\0{body}".encode()).hexdigest()
 
 
-def duplicate_key(form: str, lifetime: int) -> IdempotencyKey:
-    """The key that makes the same `form`, sent again within `lifetime` seconds, one request.
+def caller_key(value: str, route: str, caller: str) -> IdempotencyKey:
+    """The Idempotency-Key `value` as `caller` sent it to `route`: the same value on another route or from
+    another caller is another key, so no caller's key can meet, block or reveal another's request.
 
-    It holds a space, which no caller's Idempotency-Key can (visible ASCII only), so the two never meet.
+    Its record is named `key <hash>`: the caller (an address, a technician's id) is not kept in the table,
+    and the space, which no header holds (visible ASCII only), keeps the name apart from the bare keys that
+    earlier versions named their records by, whoever sent them; those are never read again, and expire.
     """
+    scope = json.dumps([route, caller, value])
+    return IdempotencyKey(f"key {hashlib.sha256(scope.encode()).hexdigest()}", route)
+
+
+def duplicate_key(form: str, lifetime: int) -> IdempotencyKey:
+    """The key that makes the same `form`, sent again within `lifetime` seconds, one request. Its name starts
+    with another word than a caller's key's, so the two never meet."""
     return IdempotencyKey(f"form {hashlib.sha256(form.encode()).hexdigest()}", "form", lifetime)
 
 
