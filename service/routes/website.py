@@ -198,9 +198,11 @@ async def _read_public_list(repo: Repository) -> bytes:
 async def request_service(
     new: WebsiteCreate, request: Request, key: PublicIdempotencyKeyDep, caller: PublicCallerDep
 ) -> str:
-    """The same form (plate, phone number and description) sent again within `DUPLICATE_WINDOW_SECONDS`
-    is one request, and every repeat is answered like the first. Anonymous callers may send
-    `PUBLIC_CREATE_LIMIT` forms per `PUBLIC_CREATE_WINDOW_SECONDS` from one address, then get `429`."""
+    """The same form (plate, phone number and description) sent again within `DUPLICATE_WINDOW_SECONDS`,
+    while the request it stored is still open, is one request, and every repeat is answered like the
+    first; once that request is deleted, Completed or Service Rejected, the form is a new request.
+    Anonymous callers may send `PUBLIC_CREATE_LIMIT` forms per `PUBLIC_CREATE_WINDOW_SECONDS` from one
+    address, then get `429`."""
     repo = await repository(request)
     if caller.address is not None:
         await repo.limit_anonymous_create(caller.address)
