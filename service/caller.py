@@ -1,19 +1,38 @@
-"""Who calls a public route: the network address that its limits count, and whether the caller proved to be
-a technician (technicians are not limited)."""
+"""Who calls: the network address that a public route's limits count, whether the caller proved to be a
+technician (technicians are not limited), and the caller an Idempotency-Key belongs to."""
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
 from service.errors import ServiceError
-from service.identity import Authenticator
+from service.identity import Authenticator, Claims, subject
 
 # Every IPv6 subscriber gets a /64 network at least, and any address of it as easily as another.
 IPV6_PREFIX = 64
 # Where the server knows no address (a Unix socket): such callers share one count.
 UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a request, as their Idempotency-Keys are kept apart from everyone else's: a technician by
+    their `sub`, an anonymous caller by the address its limits count (`address`; None for a technician).
+    The kind comes first, so no technician's `sub` can pass for an address."""
+
+    name: str
+    address: str | None = None
+
+    @classmethod
+    def technician(cls, claims: Claims) -> Caller:
+        return cls(f"technician {subject(claims)}")
+
+    @classmethod
+    def anonymous(cls, address: str) -> Caller:
+        return cls(f"address {address}", address)
 
 
 def client_address(connection: HTTPConnection) -> str:
@@ -32,13 +51,13 @@ def client_address(connection: HTTPConnection) -> str:
     return str(address)
 
 
-async def proves_technician(connection: HTTPConnection, authenticator: Authenticator) -> bool:
-    """Whether the request carries credentials of a technician. Public routes serve everyone, so
-    credentials found wanting (or keys that cannot be fetched) make an anonymous caller, not a refusal."""
-    if not connection.headers.get("authorization"):
-        return False
-    try:
-        await authenticator.authenticate(connection)
-    except ServiceError:
-        return False
-    return True
+async def public_caller(connection: HTTPConnection, authenticator: Authenticator) -> Caller:
+    """Who calls a public route: the technician whose credentials the request carries, else an anonymous
+    caller. Public routes serve everyone, so credentials found wanting (or keys that cannot be fetched)
+    make an anonymous caller, not a refusal."""
+    if connection.headers.get("authorization"):
+        try:
+            return Caller.technician(await authenticator.authenticate(connection))
+        except ServiceError:
+            pass
+    return Caller.anonymous(client_address(connection))

@@ -10,10 +10,11 @@ from fastapi import Depends, Header, Path, Request
 from fastapi.routing import APIRoute
 from starlette.convertors import Convertor, register_url_convertor
 
+from service.caller import Caller
 from service.dynamo import Backend
 from service.errors import PreconditionFailed
-from service.idempotency import IdempotencyKey
-from service.identity import Authenticator, Claims
+from service.idempotency import IdempotencyKey, caller_key
+from service.identity import Authenticator, Claims, subject
 from service.models import KeyText, ServiceRequest
 from service.repository import Repository
 
@@ -58,7 +59,7 @@ def document_bearer(document: dict[str, Any], routes: Iterable[APIRoute]) -> Non
 async def technician_sub(claims: Annotated[Claims, Depends(require_technician)]) -> str:
     """Who the technician is, as status histories name them: the subject of their token or of the
     authorizer's claims (checked once per request: FastAPI caches require_technician's answer)."""
-    return str(claims.get("sub") or "unknown technician")
+    return subject(claims)
 
 
 # One or more entity tags, or "*" (RFC 9110); what the API's ETags are made of is checked below.
@@ -97,8 +98,7 @@ async def if_match(
     return versions
 
 
-async def idempotency_key(
-    request: Request,
+async def idempotency_header(
     value: Annotated[
         str | None,
         Header(
@@ -110,13 +110,29 @@ async def idempotency_key(
             "body returns the request the first call stored, instead of storing another.",
         ),
     ] = None,
-) -> IdempotencyKey | None:
-    """The caller's key, for the route it was sent to (the same key on another route is another request)."""
+) -> str | None:
+    """The Idempotency-Key header as sent; `scoped_key` makes it a key."""
+    return value
+
+
+def scoped_key(request: Request, value: str | None, caller: Caller) -> IdempotencyKey | None:
+    """The key `value` of `caller` for the route `request` was sent to: the same value on another route, or
+    from another caller, is another request."""
     if value is None:
         return None
     route = request.scope["route"]
     assert isinstance(route, APIRoute)
-    return IdempotencyKey(value, route=route.path.strip("/"))
+    return caller_key(value, route.path.strip("/"), caller.name)
+
+
+IdempotencyHeaderDep = Annotated[str | None, Depends(idempotency_header)]
+
+
+async def technician_idempotency_key(
+    request: Request, value: IdempotencyHeaderDep, claims: Annotated[Claims, Depends(require_technician)]
+) -> IdempotencyKey | None:
+    """The technician's Idempotency-Key, for the route it was sent to."""
+    return scoped_key(request, value, Caller.technician(claims))
 
 
 class _AnyText(Convertor[str]):
@@ -137,7 +153,7 @@ register_url_convertor("text", _AnyText())
 
 TechnicianDep = Annotated[str, Depends(technician_sub)]
 IfMatchDep = Annotated[frozenset[int] | None, Depends(if_match)]
-IdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(idempotency_key)]
+IdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(technician_idempotency_key)]
 # Keys in paths are taken exactly as given, spaces included: rows written elsewhere stay reachable.
 PlatePath = Annotated[
     KeyText,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,25 +46,40 @@ _MOST_POLL_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class IdempotencyKey:
-    """A key that makes calls one request: a caller's Idempotency-Key for the route it was sent to (the same
-    key on another route is another request), or a form's own key (see `duplicate_key`)."""
+    """A key that makes calls one request: a caller's Idempotency-Key (see `caller_key`), or a form's own key
+    (see `duplicate_key`)."""
 
     key: str
     route: str
     # How long the key is remembered, in seconds; None: as long as IDEMPOTENCY_TTL_SECONDS says.
     lifetime: int | None = None
+    # The key stands for its request only while that request is stored and open; once it is deleted,
+    # Completed or Service Rejected, the next call with the key is a new request.
+    while_open: bool = False
 
     def fingerprint(self, body: str) -> str:
         """What identifies the request the key was first sent with: the route and the validated body."""
         return hashlib.sha256(f"{self.route}\0{body}".encode()).hexdigest()
 
 
-def duplicate_key(form: str, lifetime: int) -> IdempotencyKey:
-    """The key that makes the same `form`, sent again within `lifetime` seconds, one request.
+def caller_key(value: str, route: str, caller: str) -> IdempotencyKey:
+    """The Idempotency-Key `value` as `caller` sent it to `route`: the same value on another route or from
+    another caller is another key, so no caller's key can meet, block or reveal another's request.
 
-    It holds a space, which no caller's Idempotency-Key can (visible ASCII only), so the two never meet.
+    Its record is named `key <hash>`: the caller (an address, a technician's id) is not kept in the table,
+    and the space, which no header holds (visible ASCII only), keeps the name apart from the bare keys that
+    earlier versions named their records by, whoever sent them; those are never read again, and expire.
     """
-    return IdempotencyKey(f"form {hashlib.sha256(form.encode()).hexdigest()}", "form", lifetime)
+    scope = json.dumps([route, caller, value])
+    return IdempotencyKey(f"key {hashlib.sha256(scope.encode()).hexdigest()}", route)
+
+
+def duplicate_key(form: str, lifetime: int) -> IdempotencyKey:
+    """The key that makes the same `form`, sent again within `lifetime` seconds while its request is open,
+    one request. Its name starts with another word than a caller's key's, so the two never meet."""
+    return IdempotencyKey(
+        f"form {hashlib.sha256(form.encode()).hexdigest()}", "form", lifetime, while_open=True
+    )
 
 
 @dataclass(frozen=True)
@@ -97,7 +113,9 @@ class IdempotencyRecords:
     A key is claimed with a conditional PutItem naming the calling `holder`; only the holder stores the
     request, then records it as the key's outcome, which every later call with the key is answered. A call
     that finds the key held waits for the outcome; when the holder has not recorded one within `lease_seconds`
-    of claiming, it is taken to have stopped and the key is taken over by a conditional UpdateItem.
+    of claiming, it is taken to have stopped and the key is taken over by a conditional UpdateItem. A key
+    `while_open` whose outcome `still_open` finds gone or closed is claimed again, by a conditional PutItem
+    on the record as read, so that of the calls that find it so, one stores the new request.
     """
 
     def __init__(
@@ -106,6 +124,7 @@ class IdempotencyRecords:
         table_name: str,
         *,
         guard: Callable[[], AbstractAsyncContextManager[None]],
+        still_open: Callable[[Item], Awaitable[bool]],
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         lease_seconds: float,
         wait_seconds: float,
@@ -114,6 +133,7 @@ class IdempotencyRecords:
         self._client = client
         self._table = table_name
         self._guard = guard
+        self._still_open = still_open
         self._ttl_seconds = ttl_seconds
         self._lease_seconds = lease_seconds
         self._wait_seconds = wait_seconds
@@ -130,7 +150,8 @@ class IdempotencyRecords:
         adopt: bool = True,
     ) -> Claim:
         """The key for `holder`, to store the request (`license_plate`, `service_id`); or, when the key stands
-        for a request stored already, that request as answered then.
+        for a request stored already (and, for a key `while_open`, still stored and open), that request as
+        answered then.
 
         A key held by another call is waited for, up to `wait_seconds` (then RequestInProgress); a key whose
         holder stopped is taken over, keeping the id recorded for it when `adopt`, else recording
@@ -144,7 +165,14 @@ class IdempotencyRecords:
                 raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
             recorded_id = record[_SERVICE_ID]["S"]
             if _OUTCOME in record:
-                return Claim(key, recorded_id, record[_OUTCOME]["M"])
+                outcome = record[_OUTCOME]["M"]
+                if not key.while_open or await self._still_open(outcome):
+                    return Claim(key, recorded_id, outcome)
+                # Its request is gone or closed: the key is this call's, unless another call took it since.
+                record = await self._put_claim(
+                    key, fingerprint, license_plate, service_id, holder, replacing=record
+                )
+                continue
             now = self._clock()
             lease_ends = _number(record, _CLAIMED_AT) + self._lease_seconds
             if now >= lease_ends:
@@ -233,13 +261,37 @@ class IdempotencyRecords:
         return True
 
     async def _put_claim(
-        self, key: IdempotencyKey, fingerprint: str, license_plate: str, service_id: str, holder: str
+        self,
+        key: IdempotencyKey,
+        fingerprint: str,
+        license_plate: str,
+        service_id: str,
+        holder: str,
+        *,
+        replacing: Item | None = None,
     ) -> Item | None:
-        """Record the key for `holder` unless a live record stands for it; None when recorded, else that
-        record."""
+        """Record the key for `holder` unless a live record stands for it (with `replacing`: unless its
+        record changed since it was read so); None when recorded, else that record."""
         while True:
             now = self._clock()
             parameters = Parameters()
+            if replacing is None:
+                # An expired record may linger until DynamoDB's TTL sweep removes it.
+                condition = (
+                    f"attribute_not_exists({parameters.name(KEY_ATTRIBUTE)}) "
+                    f"OR {parameters.name(TTL_ATTRIBUTE)} < {parameters.value({'N': f'{now:.3f}'})}"
+                )
+            else:
+                # Any write since (a claim, a take-over) changed the holder or the claim's time.
+                condition = " AND ".join(
+                    [
+                        f"attribute_exists({parameters.name(_OUTCOME)})",
+                        *(
+                            as_read(parameters, replacing, name)
+                            for name in (_SERVICE_ID, _HOLDER, _CLAIMED_AT)
+                        ),
+                    ]
+                )
             try:
                 async with self._guard():
                     await self._client.put_item(
@@ -253,11 +305,7 @@ class IdempotencyRecords:
                             _CLAIMED_AT: {"N": f"{now:.3f}"},
                             TTL_ATTRIBUTE: {"N": str(math.ceil(now + (key.lifetime or self._ttl_seconds)))},
                         },
-                        # An expired record may linger until DynamoDB's TTL sweep removes it.
-                        ConditionExpression=(
-                            f"attribute_not_exists({parameters.name(KEY_ATTRIBUTE)}) "
-                            f"OR {parameters.name(TTL_ATTRIBUTE)} < {parameters.value({'N': f'{now:.3f}'})}"
-                        ),
+                        ConditionExpression=condition,
                         ReturnValuesOnConditionCheckFailure="ALL_OLD",
                         **parameters.request(),
                     )
@@ -266,7 +314,8 @@ class IdempotencyRecords:
                 record = failed.item or await self._read(key)
             if record is not None:
                 return record
-            # Deleted between the write and the read (released, or swept by TTL): claim it again.
+            # Deleted between the write and the read (released, or swept by TTL): claim it afresh.
+            replacing = None
 
     async def _take_over(
         self, key: IdempotencyKey, record: Item, service_id: str, holder: str, now: float

@@ -14,3 +14,10 @@ class Authenticator(Protocol):
     """Turns a request into the technician's claims, or raises Unauthorized."""
 
     async def authenticate(self, connection: HTTPConnection) -> Claims: ...
+
+
+def subject(claims: Claims) -> str:
+    """Who the technician is, as status histories and Idempotency-Keys name them: the `sub` of their claims.
+    Every authenticator gives one (AUTH_MODE=none's is `local-developer`); claims without any would all
+    name one technician."""
+    return str(claims.get("sub") or "unknown technician")

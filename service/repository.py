@@ -42,6 +42,7 @@ from service.models import (
     Status,
     StatusHistoryEntry,
     history_entry,
+    known_status,
     timestamp,
 )
 from service.ratelimit import WindowLimit
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 _FORM_FIELDS = frozenset({"license_plate", "phone_number", "service_description"})
 # A create whose keys another call keeps taking over gives up after this many rounds.
 _CREATE_ROUNDS = 3
+# A request in these is closed: the same form sent again is a new request.
+_CLOSED = frozenset({Status.COMPLETED, Status.REJECTED})
 
 _TEXT_FIELDS = (
     "phone_number",
@@ -181,6 +184,7 @@ class Repository:
             client,
             idempotency_table,
             guard=guard,
+            still_open=self._still_open,
             ttl_seconds=idempotency_ttl,
             # A holder makes at most a few DynamoDB calls, each within the deadline, between claiming a key
             # and recording its outcome (claims of its other key included): past this lease it has stopped.
@@ -243,7 +247,9 @@ class Repository:
         the key (and the same body, on the same route) is answered the request the first one stored, as it
         was stored: it is never stored again, however the calls interleave and whatever became of the item
         since. The same key with another body raises IdempotencyKeyReused. With `once_per_form`, so is every
-        call with the same plate, phone number and description within the duplicate window.
+        call with the same plate, phone number and description within the duplicate window, while the
+        request it stored is still in the table and open (see `_still_open`); after that such a call stores
+        a new request, and its repeats are answered that one.
         """
         service_id = new.service_id or str(ULID())
         keys = [idempotency] if idempotency is not None else []
@@ -279,6 +285,24 @@ class Repository:
             await self._keys.complete_all(claims, holder, stored)
             return to_model(stored), replayed
         raise RequestInProgress("other calls with this Idempotency-Key keep taking it over", retry_after=1)
+
+    async def _still_open(self, stored: Item) -> bool:
+        """Whether the request `stored` (as a key's outcome) is still in the table, neither Completed nor
+        Service Rejected (in any spelling); one consistent read, only when a repeated form is found."""
+        parameters = Parameters()
+        async with self._guard():
+            response = await self._client.get_item(
+                TableName=self._table,
+                Key={"license_plate": stored["license_plate"], "service_id": stored["service_id"]},
+                ConsistentRead=True,
+                ProjectionExpression=projection(parameters, {"service_status", *TABLE_KEY}),
+                **parameters.request(),
+            )
+        item = response.get("Item")
+        if item is None:
+            return False
+        status = _text(item.get("service_status"))
+        return status is None or known_status(status) not in _CLOSED
 
     async def _find_or_put(self, new: ServiceRequestCreate, service_id: str, by: str) -> tuple[Item, bool]:
         """The request stored under `service_id` already, or else stored now; and whether it was there."""

@@ -105,7 +105,9 @@ class Settings(BaseSettings):
         ge=1,
         le=86_400,
         description="The same form (plate, phone number and description) sent again within this many "
-        "seconds is the same request: stored once, and every repeat answered like the first.",
+        "seconds, while its request is stored and open, is the same request: stored once, and every repeat "
+        "answered like the first. Once that request is deleted, Completed or Service Rejected, the form is "
+        "a new request.",
     )
     public_list_cache_seconds: float = Field(
         default=2.0,

@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from service.app import create_app
-from service.idempotency import IdempotencyKey
+from service.caller import Caller
+from service.idempotency import IdempotencyKey, caller_key
 from service.models import ServiceRequestCreate
 from service.settings import Settings
 from tests.calls import Calls, racing, stopped_at
@@ -24,6 +25,20 @@ if TYPE_CHECKING:
 
 KEY = {"Idempotency-Key": "3f6c1f0e-8d7b-4a51-9f2e-0c1b2a3d4e5f"}
 ANONYMOUS = {"Authorization": ""}
+# The `sub` of the tests' technician (UserPool.token), and of another one.
+TECHNICIAN = "4f1c2b9e-technician"
+OTHER_TECHNICIAN = "9d0e7a31-other-technician"
+
+
+def record_key(route: str, caller: Caller) -> dict[str, dict[str, str]]:
+    """Where the record of KEY, sent to `route` by `caller`, is kept."""
+    return {"idempotency_key": {"S": caller_key(KEY["Idempotency-Key"], route, caller.name).key}}
+
+
+def from_address(app: FastAPI, address: str) -> httpx.AsyncClient:
+    """An anonymous client of `app` (whose lifespan another client runs) calling from `address`."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40_000))
+    return httpx.AsyncClient(transport=transport, base_url="http://localhost")
 
 
 async def test_a_retry_with_the_same_key_and_body_returns_the_same_request(
@@ -47,9 +62,64 @@ async def test_the_same_key_with_another_body_is_refused_and_stores_nothing(
         response = await api.post("/requests", json=body, headers=KEY)
         assert response.status_code == 422
         assert response.json()["code"] == "idempotency_key_reused"
-    other_route = await api.post("/service-request", json=FORM, headers=KEY)
-    assert other_route.status_code == 422
     assert await count_items(dynamodb, table) == 1
+
+
+async def test_the_same_key_on_another_route_is_another_request(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    assert (await api.post("/requests", json=new_request(), headers=KEY)).status_code == 201
+    other_route = await api.post("/service-request", json=FORM, headers=KEY)
+    assert other_route.status_code == 201
+    assert await count_items(dynamodb, table) == 2
+
+
+@pytest.mark.parametrize("body", [FORM, new_request()], ids=["same body", "another body"])
+async def test_an_anonymous_callers_key_neither_blocks_nor_answers_a_technicians_request(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str, body: dict[str, str]
+) -> None:
+    """An anonymous form with a key, then a technician's create with that key: the technician's request is
+    stored as any other, so the form could neither block it nor tell that the key was used."""
+    form = await api.post("/service-request", json=FORM, headers={**KEY, **ANONYMOUS})
+    assert form.status_code == 201
+    created = await api.post("/requests", json=body, headers=KEY)
+    assert created.status_code == 201, created.text
+    assert "idempotent-replayed" not in created.headers
+    assert await count_items(dynamodb, table) == 2
+    retry = await api.post("/requests", json=body, headers=KEY)
+    assert (retry.status_code, retry.json()) == (201, created.json())
+    assert await count_items(dynamodb, table) == 2
+
+
+@pytest.mark.parametrize("body", [new_request(), new_request(phone_number="208-000-0000")])
+async def test_one_technicians_key_neither_blocks_nor_answers_another_technicians_request(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str, user_pool: UserPool, body: dict[str, str]
+) -> None:
+    first = await api.post("/requests", json=new_request(), headers=KEY)
+    other = {**KEY, "Authorization": f"Bearer {user_pool.token(sub=OTHER_TECHNICIAN)}"}
+    second = await api.post("/requests", json=body, headers=other)
+    assert second.status_code == 201, second.text
+    assert "idempotent-replayed" not in second.headers
+    assert second.json()["service_id"] != first.json()["service_id"]
+    assert await count_items(dynamodb, table) == 2
+    # Each technician's retry is answered their own request.
+    assert (await api.post("/requests", json=new_request(), headers=KEY)).json() == first.json()
+    assert (await api.post("/requests", json=body, headers=other)).json() == second.json()
+    assert await count_items(dynamodb, table) == 2
+
+
+async def test_anonymous_callers_at_other_addresses_have_keys_of_their_own(
+    app: FastAPI, app_api: httpx.AsyncClient, dynamodb: DynamoDBClient, settings: Settings
+) -> None:
+    async with from_address(app, "203.0.113.7") as one, from_address(app, "198.51.100.9") as other:
+        first = await one.post("/service-request", json=FORM, headers=KEY)
+        second = await other.post("/service-request", json=new_request(), headers=KEY)
+        assert (first.status_code, second.status_code) == (201, 201), second.text
+        assert await count_items(dynamodb, settings.table_name) == 2
+        # The first caller's retry is still its own request.
+        reused = await one.post("/service-request", json=new_request(), headers=KEY)
+        assert reused.json()["code"] == "idempotency_key_reused"
+    assert await count_items(dynamodb, settings.table_name) == 2
 
 
 @pytest.mark.atomic_writes("moto checks a write's condition and applies it to the item without a lock")
@@ -196,7 +266,8 @@ async def test_the_409_path_never_frees_a_key_another_call_completed(
     again = await app_api.post("/requests", json=body, headers=KEY)
     assert (again.status_code, again.json()) == (201, retry.json())
     record = await dynamodb.get_item(
-        TableName=settings.idempotency_table_name, Key={"idempotency_key": {"S": KEY["Idempotency-Key"]}}
+        TableName=settings.idempotency_table_name,
+        Key=record_key("requests", Caller.technician({"sub": TECHNICIAN})),
     )
     assert record["Item"]["outcome"]["M"]["service_id"] == {"S": "job-7"}
     assert await count_items(dynamodb, settings.table_name) == 1
@@ -226,7 +297,8 @@ async def test_a_key_whose_first_call_stopped_before_storing_is_taken_over_after
         later = await api.post("/requests", json=new_request(), headers=KEY)
         assert later.status_code == 201
         record = await dynamodb.get_item(
-            TableName=settings.idempotency_table_name, Key={"idempotency_key": {"S": KEY["Idempotency-Key"]}}
+            TableName=settings.idempotency_table_name,
+            Key=record_key("requests", Caller.technician({"sub": TECHNICIAN})),
         )
         assert later.json()["service_id"] == record["Item"]["service_id"]["S"]
         replay = await api.post("/requests", json=new_request(), headers=KEY)
@@ -258,26 +330,28 @@ async def test_a_key_whose_first_call_stopped_after_storing_is_completed_with_th
     assert await count_items(dynamodb, settings.table_name) == 1
 
 
-async def test_a_key_recorded_before_outcomes_were_is_answered_the_request_it_stands_for(
+async def test_records_that_earlier_versions_kept_under_the_bare_key_affect_no_call(
     api: httpx.AsyncClient, dynamodb: DynamoDBClient, settings: Settings
 ) -> None:
-    """Records written before keys held their outcome name only the id: a retry finds that request
-    stored and answers it, storing nothing."""
-    body = new_request(service_id="job-9")
-    first = await api.post("/requests", json=body)
-    fingerprint = IdempotencyKey(KEY["Idempotency-Key"], "requests").fingerprint(
-        ServiceRequestCreate(**body).model_dump_json()
+    """Earlier versions kept a key's record under the key alone, whoever sent it and wherever: such a
+    record (here one that an anonymous form left, answered already) is never read again."""
+    stored = {"license_plate": {"S": "1J1957"}, "service_id": {"S": "01JD8Y6V2ZK4M7Q9R3T5W8X0AB"}}
+    fingerprint = IdempotencyKey(KEY["Idempotency-Key"], "service-request").fingerprint(
+        ServiceRequestCreate(**FORM).model_dump_json()
     )
     await dynamodb.put_item(
         TableName=settings.idempotency_table_name,
         Item={
             "idempotency_key": {"S": KEY["Idempotency-Key"]},
             "fingerprint": {"S": fingerprint},
-            "license_plate": {"S": "8B1111"},
-            "service_id": {"S": "job-9"},
+            **stored,
+            "claimed_by": {"S": "an earlier call"},
+            "claimed_at": {"N": str(time.time())},
+            "outcome": {"M": stored},
             "expires_at": {"N": str(int(time.time()) + 3600)},
         },
     )
-    retry = await api.post("/requests", json=body, headers=KEY)
-    assert (retry.status_code, retry.json()) == (201, first.json())
+    created = await api.post("/requests", json=new_request(), headers=KEY)
+    assert created.status_code == 201, created.text
+    assert "idempotent-replayed" not in created.headers
     assert await count_items(dynamodb, settings.table_name) == 1

@@ -1,9 +1,11 @@
 """The public form against floods: anonymous creates are limited per address across instances, and the same
-form sent again is one request, answered like the first."""
+form sent again, while its request is open, is one request, answered like the first."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -11,7 +13,8 @@ from fastapi import FastAPI
 from starlette.requests import HTTPConnection
 
 from service.app import create_app
-from service.caller import client_address
+from service.caller import Caller, client_address
+from service.idempotency import caller_key
 from service.settings import Settings
 from tests.calls import Calls, racing
 from tests.cognito import UserPool
@@ -141,6 +144,148 @@ async def test_the_same_form_after_the_duplicate_window_is_a_new_request(
     clock.advance(2)  # records expire on whole seconds
     assert (await app_api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
     assert await count_items(dynamodb, settings.table_name) == 2
+
+
+async def _stored(dynamodb: DynamoDBClient, table: str) -> list[dict[str, str]]:
+    """Every request in the table: its plate, id and status."""
+    items = (await dynamodb.scan(TableName=table))["Items"]
+    fields = ("license_plate", "service_id", "service_status")
+    return sorted(
+        ({name: item[name]["S"] for name in fields} for item in items), key=lambda i: i["service_id"]
+    )
+
+
+def _location(item: dict[str, str]) -> str:
+    return f"/requests/{quote(item['license_plate'], safe='')}/{item['service_id']}"
+
+
+async def test_the_same_form_after_its_request_was_deleted_is_stored_again(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    """Answered as stored while nothing was, the customer would think the shop has the request."""
+    assert (await api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    (first,) = await _stored(dynamodb, table)
+    assert (await api.delete(_location(first))).status_code == 204
+    again = await api.post("/service-request", json=FORM, headers=ANONYMOUS)
+    assert (again.status_code, again.json()) == (201, CREATED)
+    (stored,) = await _stored(dynamodb, table)
+    assert stored["service_id"] != first["service_id"]
+    # That request is now the one its repeats are answered.
+    assert (await api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    assert await _stored(dynamodb, table) == [stored]
+
+
+@pytest.mark.parametrize("closed", ["Completed", "Service Rejected", "service rejected"])
+async def test_the_same_form_after_its_request_was_closed_is_a_new_request(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str, closed: str
+) -> None:
+    assert (await api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    (first,) = await _stored(dynamodb, table)
+    await dynamodb.update_item(
+        TableName=table,
+        Key={"license_plate": {"S": first["license_plate"]}, "service_id": {"S": first["service_id"]}},
+        UpdateExpression="SET service_status = :s",
+        ExpressionAttributeValues={":s": {"S": closed}},
+    )
+    again = await api.post("/service-request", json=FORM, headers=ANONYMOUS)
+    assert (again.status_code, again.json()) == (201, CREATED)
+    stored = await _stored(dynamodb, table)
+    assert [item["service_status"] for item in stored] == [closed, "New Request"]
+    assert (await api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    assert await _stored(dynamodb, table) == stored
+
+
+async def test_the_same_form_while_its_request_is_worked_on_is_still_one_request(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    assert (await api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    (first,) = await _stored(dynamodb, table)
+    changed = await api.patch(_location(first), json={"service_status": "Being Serviced"})
+    assert changed.status_code == 200
+    assert (await api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    assert await count_items(dynamodb, table) == 1
+
+
+async def test_two_repeats_racing_after_the_request_was_deleted_store_one_new_request(
+    app: FastAPI, app_api: httpx.AsyncClient, dynamodb: DynamoDBClient, settings: Settings
+) -> None:
+    """The first repeat claims the form again and is held before it stores; the second waits for it."""
+    assert (await app_api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    (first,) = await _stored(dynamodb, settings.table_name)
+    assert (await app_api.delete(_location(first))).status_code == 204
+    answers = await racing(
+        await Calls.of(app),
+        settings,
+        app_api.post("/service-request", json=FORM, headers=ANONYMOUS),
+        app_api.post("/service-request", json=FORM, headers=ANONYMOUS),
+    )
+    assert [(a.status_code, a.json()) for a in answers] == [(201, CREATED)] * 2
+    assert await count_items(dynamodb, settings.table_name) == 1
+
+
+async def test_a_repeat_that_found_the_request_deleted_after_another_stored_it_anew_stores_nothing(
+    app: FastAPI, app_api: httpx.AsyncClient, dynamodb: DynamoDBClient, settings: Settings
+) -> None:
+    """Both repeats find the deleted request gone; the slower claims the form after the faster stored the
+    new request, and is answered that one."""
+    assert (await app_api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    (first,) = await _stored(dynamodb, settings.table_name)
+    assert (await app_api.delete(_location(first))).status_code == 204
+    calls = await Calls.of(app)
+    looked = calls.hold("GetItem", settings.table_name)
+    slower = asyncio.ensure_future(app_api.post("/service-request", json=FORM, headers=ANONYMOUS))
+    await looked.reached()
+    faster = await app_api.post("/service-request", json=FORM, headers=ANONYMOUS)
+    (stored,) = await _stored(dynamodb, settings.table_name)
+    looked.release()
+    assert [(a.status_code, a.json()) for a in (faster, await slower)] == [(201, CREATED)] * 2
+    assert await _stored(dynamodb, settings.table_name) == [stored]
+
+
+@pytest.mark.atomic_writes("moto checks a write's condition and applies it to the item without a lock")
+async def test_many_repeats_at_once_after_the_request_was_closed_store_one_new_request(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    assert (await api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    (first,) = await _stored(dynamodb, table)
+    assert (await api.patch(_location(first), json={"service_status": "Completed"})).status_code == 200
+    answers = await asyncio.gather(
+        *(api.post("/service-request", json=FORM, headers=ANONYMOUS) for _ in range(10))
+    )
+    assert {(a.status_code, a.json()) for a in answers} == {(201, CREATED)}
+    assert [item["service_status"] for item in await _stored(dynamodb, table)] == ["Completed", "New Request"]
+
+
+async def test_a_new_key_with_the_form_of_a_deleted_request_stands_for_the_new_request(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, settings: Settings
+) -> None:
+    """The form's key no longer stands for the deleted request, so neither does a key sent with it."""
+    first_key, new_key = {"Idempotency-Key": "first-key-0001"}, {"Idempotency-Key": "new-key-0002"}
+    assert (
+        await api.post("/service-request", json=FORM, headers={**first_key, **ANONYMOUS})
+    ).status_code == 201
+    (first,) = await _stored(dynamodb, settings.table_name)
+    assert (await api.delete(_location(first))).status_code == 204
+    # A replay of the first key is answered the request as recorded (an Idempotency-Key's promise).
+    assert (
+        await api.post("/service-request", json=FORM, headers={**first_key, **ANONYMOUS})
+    ).status_code == 201
+    assert await count_items(dynamodb, settings.table_name) == 0
+    assert (
+        await api.post("/service-request", json=FORM, headers={**new_key, **ANONYMOUS})
+    ).status_code == 201
+    (stored,) = await _stored(dynamodb, settings.table_name)
+    record = await dynamodb.get_item(
+        TableName=settings.idempotency_table_name,
+        Key={
+            "idempotency_key": {
+                "S": caller_key(
+                    new_key["Idempotency-Key"], "service-request", Caller.anonymous("127.0.0.1").name
+                ).key
+            }
+        },
+    )
+    assert record["Item"]["outcome"]["M"]["service_id"] == {"S": stored["service_id"]}
 
 
 async def test_forms_that_differ_are_different_requests(

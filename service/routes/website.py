@@ -9,15 +9,16 @@ from fastapi import APIRouter, Body, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, TypeAdapter, model_validator
 
 from service.cache import RecentValue
-from service.caller import client_address, proves_technician
+from service.caller import Caller, public_caller
 from service.deps import (
-    IdempotencyKeyDep,
+    IdempotencyHeaderDep,
     IdPath,
     IfMatchDep,
     PlatePath,
     TechnicianDep,
     repository,
     require_technician,
+    scoped_key,
 )
 from service.errors import (
     IdempotencyKeyReused,
@@ -27,6 +28,7 @@ from service.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from service.idempotency import IdempotencyKey
 from service.models import (
     ACTIVE_STATUSES,
     OPEN_STATUSES,
@@ -114,15 +116,22 @@ class WebsiteUpdate(ServiceRequestUpdate):
 _PUBLIC_LIST = TypeAdapter(list[PublicRequest])
 
 
-async def _anonymous_address(request: Request) -> str | None:
-    """The address of a caller that did not prove to be a technician, which the public form's limit
-    counts; None for a technician."""
-    if await proves_technician(request, request.app.state.authenticator):
-        return None
-    return client_address(request)
+async def _public_caller(request: Request) -> Caller:
+    """Who sends the public form: a technician, or an anonymous caller whose address its limit counts
+    (FastAPI resolves this once per request, for the route and its Idempotency-Key alike)."""
+    return await public_caller(request, request.app.state.authenticator)
 
 
-AnonymousAddressDep = Annotated[str | None, Depends(_anonymous_address)]
+PublicCallerDep = Annotated[Caller, Depends(_public_caller)]
+
+
+async def _public_idempotency_key(
+    request: Request, value: IdempotencyHeaderDep, caller: PublicCallerDep
+) -> IdempotencyKey | None:
+    return scoped_key(request, value, caller)
+
+
+PublicIdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(_public_idempotency_key)]
 
 
 def _escaped(value: Any) -> Any:
@@ -187,14 +196,16 @@ async def _read_public_list(repo: Repository) -> bytes:
     responses=error_responses(RequestInProgress, IdempotencyKeyReused, TooManyRequests),
 )
 async def request_service(
-    new: WebsiteCreate, request: Request, key: IdempotencyKeyDep, anonymous: AnonymousAddressDep
+    new: WebsiteCreate, request: Request, key: PublicIdempotencyKeyDep, caller: PublicCallerDep
 ) -> str:
-    """The same form (plate, phone number and description) sent again within `DUPLICATE_WINDOW_SECONDS`
-    is one request, and every repeat is answered like the first. Anonymous callers may send
-    `PUBLIC_CREATE_LIMIT` forms per `PUBLIC_CREATE_WINDOW_SECONDS` from one address, then get `429`."""
+    """The same form (plate, phone number and description) sent again within `DUPLICATE_WINDOW_SECONDS`,
+    while the request it stored is still open, is one request, and every repeat is answered like the
+    first; once that request is deleted, Completed or Service Rejected, the form is a new request.
+    Anonymous callers may send `PUBLIC_CREATE_LIMIT` forms per `PUBLIC_CREATE_WINDOW_SECONDS` from one
+    address, then get `429`."""
     repo = await repository(request)
-    if anonymous is not None:
-        await repo.limit_anonymous_create(anonymous)
+    if caller.address is not None:
+        await repo.limit_anonymous_create(caller.address)
     await repo.create(
         ServiceRequestCreate(**new.model_dump()), by=PUBLIC_ACTOR, idempotency=key, once_per_form=True
     )
