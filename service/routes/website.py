@@ -21,6 +21,7 @@ from service.deps import (
 )
 from service.errors import (
     IdempotencyKeyReused,
+    NotATechnician,
     NotFound,
     PreconditionFailed,
     RequestInProgress,
@@ -146,7 +147,7 @@ admin = APIRouter(
     prefix="/admin-service-request",
     tags=["website (technicians)"],
     dependencies=[Depends(require_technician)],
-    responses=error_responses(Unauthorized),
+    responses=error_responses(Unauthorized, NotATechnician),
 )
 
 
