@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -79,12 +80,25 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
+def _unreadable_json(cause: BaseException | None) -> str | None:
+    """What is wrong with a body that FastAPI's JSON parsing raised `cause` for, or None if it is not the
+    body's JSON. FastAPI answers 422 to broken JSON but 400 to these; they are the same documented 422."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not UTF-8 encoded JSON"  # JSON is UTF-8 (RFC 8259)
+    if isinstance(cause, RecursionError):
+        return "the body's JSON is nested too deeply"
+    if isinstance(cause, ValueError):  # json.loads raises nothing else; FastAPI catches JSONDecodeError
+        if "integer string conversion" in str(cause):
+            # Python reads no integer of more digits than this (a guard against quadratic-time conversion).
+            return f"the body's JSON holds a number of more than {sys.get_int_max_str_digits()} digits"
+        return "the body cannot be read as JSON"
+    return None
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-        # FastAPI answers 422 to broken JSON but 400 to a body that is not UTF-8; JSON is UTF-8 (RFC 8259),
-        # so both are the same documented 422.
-        error = {"type": "json_invalid", "loc": ("body",), "msg": "the body is not UTF-8 encoded JSON"}
+    if exc.status_code == 400 and (problem := _unreadable_json(exc.__cause__)):
+        error = {"type": "json_invalid", "loc": ("body",), "msg": problem}
         return await _validation_error(request, RequestValidationError([error]))
     headers = dict(exc.headers or {})
     if exc.status_code == NotFound.status_code:

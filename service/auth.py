@@ -7,6 +7,7 @@ import logging
 from starlette.requests import HTTPConnection
 
 from service.errors import Unauthorized
+from service.groups import GroupMembers
 from service.identity import Authenticator, Claims
 from service.settings import ConfigurationError, Settings
 
@@ -37,11 +38,18 @@ class GatewayClaims:
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
-    """The authenticator for settings.auth; raises ConfigurationError when its settings are incomplete."""
+    """The authenticator for settings.auth, admitting only TECHNICIAN_GROUP's members when it is set;
+    raises ConfigurationError when its settings are incomplete."""
     if settings.auth == "none":
         return OpenDoor()
-    if settings.auth == "gateway":
-        return GatewayClaims()
+    authenticator = GatewayClaims() if settings.auth == "gateway" else _cognito_tokens(settings)
+    if settings.technician_group is not None:
+        return GroupMembers(authenticator, settings.technician_group)
+    return authenticator
+
+
+def _cognito_tokens(settings: Settings) -> Authenticator:
+    """AUTH_MODE=jwt: the pool's ID tokens, checked against its keys."""
     missing = [
         name
         for name, value in (

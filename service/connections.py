@@ -21,6 +21,11 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Where a header section ends, and a chunked body too (llhttp, as of httptools 0.9, takes no bare LF): a read
+# is fed to the parser up to each of these, so that a request ends where a piece ends and the next one starts
+# a piece of its own.
+_SECTION_END = b"\r\n\r\n"
+
 
 class BoundedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with a size limit on each request's header section, and a time limit
@@ -35,6 +40,10 @@ class BoundedHttpTools(HttpToolsProtocol):
         # From the end of one request until the next one's headers are complete, bytes are header bytes.
         self._reading_headers = True
         self._header_bytes = 0
+        # What is left of a body of known length (None: chunked, or none at all).
+        self._body_left: int | None = None
+        # The last bytes fed, to find a section's end that one read began and the next one finishes.
+        self._tail = b""
         # The one part being timed, headers or body, and when its time is up.
         self._timed_part = ""
         self._deadline: asyncio.TimerHandle | None = None
@@ -48,21 +57,36 @@ class BoundedHttpTools(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        # A read may hold the end of one request and the start of the next (pipelining): the parser is fed
+        # in pieces that each end where a request may end, so every piece belongs to one request and the
+        # next request's header bytes are counted from its first byte.
         while data:
             if self._reading_headers:
                 room = self.max_header_bytes - self._header_bytes
                 if room <= 0:
                     self._refuse(HeadersTooLarge(self.max_header_bytes))
                     return
-                self._header_bytes += min(room, len(data))
+                size = min(room, self._through_section_end(data))
+                self._header_bytes += size
+            elif self._body_left:
+                size = min(self._body_left, len(data))
+                self._body_left -= size
             else:
-                # A body's end and the next request's start may share a read: feed the next headers in
-                # pieces no larger than they may be, so the count above catches up with them.
-                room = self.max_header_bytes
-            piece, data = data[:room], data[room:]
+                size = self._through_section_end(data)
+            piece, data = data[:size], data[size:]
+            self._tail = piece[-3:] if size >= 3 else (self._tail + piece)[-3:]
             super().data_received(piece)
             if self.transport.is_closing():
                 return
+
+    def _through_section_end(self, data: bytes) -> int:
+        """How much of `data` goes to the parser at once: through the first place a header section or a
+        chunked body may end, or all of it. An end found in a body is only a shorter piece."""
+        joint = (self._tail + data[:3]).find(_SECTION_END)
+        if joint != -1:
+            return joint + len(_SECTION_END) - len(self._tail)
+        end = data.find(_SECTION_END)
+        return len(data) if end == -1 else end + len(_SECTION_END)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -74,6 +98,7 @@ class BoundedHttpTools(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._reading_headers = False
         self._header_bytes = 0
+        self._body_left = _content_length(self.headers)
         # A request without a body is complete at once, and its clock stopped again.
         self._time("body", self.body_timeout)
         super().on_headers_complete()
@@ -122,6 +147,15 @@ class BoundedHttpTools(HttpToolsProtocol):
             cycle.disconnected = True
             cycle.message_event.set()
         self.transport.close()
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The Content-Length of a request's headers (names lower-cased by uvicorn, the value checked by llhttp:
+    digits, at most one), or None."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value)
+    return None
 
 
 def bounded_http(settings: Settings) -> type[HttpToolsProtocol]:

@@ -4,6 +4,7 @@ says of it, and the one JSON shape every error answer has.
 ServiceError             status  code
 ├── InvalidCursor        400     invalid_cursor
 ├── Unauthorized         401     unauthorized
+├── NotATechnician       403     not_a_technician
 ├── NotFound             404     not_found
 ├── MethodNotAllowed     405     method_not_allowed
 ├── RequestTimeout       408     request_timeout
@@ -77,6 +78,14 @@ class Unauthorized(ServiceError):
         # RFC 6750: name the error only when credentials were sent and found wanting.
         challenge = 'Bearer realm="service-requests"' + (', error="invalid_token"' if invalid else "")
         super().__init__(message, headers={"WWW-Authenticate": challenge})
+
+
+class NotATechnician(ServiceError):
+    """The credentials are valid, but their user is not in the technicians' group (TECHNICIAN_GROUP)."""
+
+    status_code = 403
+    code = "not_a_technician"
+    description = "The user is not a technician"
 
 
 class NotFound(ServiceError):
@@ -239,6 +248,7 @@ class BackendUnavailable(ServiceError):
 ERRORS: tuple[type[ServiceError], ...] = (
     InvalidCursor,
     Unauthorized,
+    NotATechnician,
     NotFound,
     MethodNotAllowed,
     RequestTimeout,

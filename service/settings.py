@@ -231,6 +231,16 @@ class Settings(BaseSettings):
         "only). Unset means `none` with the embedded store and `jwt` everywhere else.",
         json_schema_extra={"default_doc": "`jwt`; `none` with the embedded store"},
     )
+    technician_group: str | None = Field(
+        default=None,
+        max_length=128,
+        # Commas, brackets and spaces separate groups in the claims API Gateway passes on.
+        pattern=r"^[^\s,\[\]]+$",
+        description="The user pool group whose members are technicians: a token (`jwt`) or authorizer "
+        "claims (`gateway`) whose `cognito:groups` lacks it is refused with `403` on the technicians' "
+        "routes, and is an anonymous customer on the public form. Unset means every user of the pool is a "
+        "technician. No effect with `AUTH_MODE=none`.",
+    )
     cognito_user_pool_id: str | None = Field(
         default=None,
         pattern=r"^[a-z]{2}(-[a-z]+)+-\d_[A-Za-z0-9]+$",

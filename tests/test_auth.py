@@ -222,3 +222,145 @@ async def test_none_mode_lets_everyone_in_and_warns_at_start(
     async with api_client(open_settings) as api:
         assert (await api.get("/admin-service-request")).status_code == 200
     assert "AUTH_MODE=none" in caplog.text
+
+
+# TECHNICIAN_GROUP: technicians are one group of the pool, and other users are customers.
+GROUP = "technicians"
+GROUPS = "cognito:groups"
+
+
+def _assert_not_a_technician(response: httpx.Response) -> None:
+    assert response.status_code == 403, response.text
+    assert set(response.json()) == {"code", "message", "fields"}
+    assert response.json()["code"] == "not_a_technician"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def _token_of(pool: UserPool, *groups: str, **claims: Any) -> str:
+    """An ID token of a user in `groups`."""
+    return pool.token(**{**claims, GROUPS: list(groups)})
+
+
+@pytest.fixture
+def grouped(settings: Settings) -> Settings:
+    return settings.model_copy(update={"technician_group": GROUP})
+
+
+async def test_with_a_technician_group_only_its_members_tokens_are_technicians(
+    grouped: Settings, table: str, user_pool: UserPool
+) -> None:
+    members = [_token_of(user_pool, GROUP), _token_of(user_pool, "customers", GROUP)]
+    others = {
+        "another group": _token_of(user_pool, "customers"),
+        "no group": user_pool.token(),
+        "no groups at all": _token_of(user_pool),
+        "a group named alike": _token_of(user_pool, f"{GROUP}-trainees", GROUP.upper()),
+    }
+    async with api_client(grouped) as api:
+        for token in members:
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert (await api.get("/admin-service-request", headers=bearer)).status_code == 200
+            assert (await api.get("/requests/active", headers=bearer)).status_code == 200
+        for token in others.values():
+            bearer = {"Authorization": f"Bearer {token}"}
+            for method, path in _routes(grouped):
+                if (method, path) not in PUBLIC:
+                    response = await api.request(method, path, headers=bearer, json=FORM)
+                    _assert_not_a_technician(response)
+            # Before saying what is wrong with a body, the route says who may send one.
+            broken = await api.post("/requests", headers={**bearer, "Content-Type": "application/json"})
+            _assert_not_a_technician(broken)
+        # A token that does not check out is still a 401, whatever its groups.
+        forged = {"Authorization": f"Bearer {_token_of(user_pool, GROUP, key=new_key())}"}
+        _assert_refused(await api.get("/admin-service-request", headers=forged), invalid=True)
+
+
+async def test_without_a_technician_group_every_user_of_the_pool_is_a_technician(
+    settings: Settings, table: str, user_pool: UserPool
+) -> None:
+    assert settings.technician_group is None
+    async with api_client(settings, token=_token_of(user_pool, "customers")) as api:
+        assert (await api.get("/admin-service-request")).status_code == 200
+
+
+async def test_with_a_technician_group_other_users_are_anonymous_customers_on_the_public_form(
+    grouped: Settings, table: str, user_pool: UserPool
+) -> None:
+    """Their valid tokens neither refuse their forms nor lift the limit on anonymous forms."""
+    limited = grouped.model_copy(update={"public_create_limit": 2})
+    customer = {"Authorization": f"Bearer {_token_of(user_pool, 'customers')}"}
+    technician = {"Authorization": f"Bearer {_token_of(user_pool, GROUP)}"}
+    async with api_client(limited) as api:
+        answers = [
+            await api.post("/service-request", headers=customer, json={**FORM, "service_description": f"{n}"})
+            for n in range(3)
+        ]
+        assert [a.status_code for a in answers] == [201, 201, 429]
+        assert answers[-1].json()["code"] == "too_many_requests"
+        more = [
+            await api.post(
+                "/service-request", headers=technician, json={**FORM, "service_description": f"t{n}"}
+            )
+            for n in range(3)
+        ]
+        assert [a.status_code for a in more] == [201, 201, 201]
+
+
+# The shapes `cognito:groups` takes: a list in an ID token, a string in the claims API Gateway passes on.
+MEMBER_CLAIMS: dict[str, Any] = {
+    "list": [GROUP],
+    "one group": GROUP,
+    "REST API, several": f"customers,{GROUP}",
+    "REST API, spaced": f"customers, {GROUP}",
+    "HTTP API, several": f"[customers {GROUP}]",
+    "HTTP API, one": f"[{GROUP}]",
+    "JSON text": json.dumps(["customers", GROUP]),
+}
+OTHER_CLAIMS: dict[str, Any] = {
+    "missing": None,
+    "empty": "",
+    "empty list": [],
+    "HTTP API, empty": "[]",
+    "another group": "customers",
+    "REST API, others": "customers,trainees",
+    "HTTP API, others": "[customers trainees]",
+    "a longer name": f"{GROUP}-trainees",
+    "inside a name": f"[senior-{GROUP}]",
+    "not text": 7,
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "member"), [*((c, True) for c in MEMBER_CLAIMS), *((c, False) for c in OTHER_CLAIMS)]
+)
+async def test_gateway_mode_reads_the_authorizers_groups_in_every_shape(
+    table: str, settings: Settings, case: str, member: bool
+) -> None:
+    value = (MEMBER_CLAIMS if member else OTHER_CLAIMS)[case]
+    claims = {"sub": "4f1c2b9e", "token_use": "id", **({} if value is None else {GROUPS: value})}
+    gateway = settings.model_copy(update={"auth_mode": "gateway", "technician_group": GROUP})
+    for http_api in (False, True):
+        async for api in _gateway_client(gateway, _event_with_claims(claims, http_api=http_api)):
+            response = await api.get("/admin-service-request")
+            if member:
+                assert response.status_code == 200, response.text
+            else:
+                _assert_not_a_technician(response)
+
+
+@pytest.mark.parametrize("name", ["techs,admins", "[techs]", "tech nicians"])
+def test_a_technician_group_that_claims_cannot_name_alone_is_refused_at_start(
+    dynamodb_endpoint: str, name: str
+) -> None:
+    with pytest.raises(ValueError, match="technician_group"):
+        make_settings(dynamodb_endpoint, technician_group=name)
+
+
+def test_an_empty_technician_group_variable_is_no_group(
+    dynamodb_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the template passes an empty parameter on."""
+    monkeypatch.setenv("TECHNICIAN_GROUP", "")
+    assert make_settings(dynamodb_endpoint).technician_group is None
+    monkeypatch.setenv("TECHNICIAN_GROUP", GROUP)
+    assert make_settings(dynamodb_endpoint).technician_group == GROUP

@@ -5,6 +5,7 @@ on this run's DynamoDB, talked to over raw sockets."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -79,6 +80,64 @@ def test_a_header_section_over_the_limit_is_431_and_the_connection_closed(servic
     # 50 MB of one header value: refused after the first LIMIT bytes, the rest never read.
     status, body = _status_and_body(_exchange(service, b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (50 * MB)))
     assert (status, body["code"]) == (431, "headers_too_large")
+
+
+def _answers(answer: bytes) -> list[int]:
+    """The status of each whole answer in `answer`, in order (every answer of these tests has a length)."""
+    statuses = []
+    while b"\r\n\r\n" in answer:
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+        length = int(fields[b"content-length"])
+        if len(rest) < length:
+            break
+        statuses.append(int(head.split(b" ", 2)[1]))
+        answer = rest[length:]
+    return statuses
+
+
+def _pipeline(service: ServiceProcess, data: bytes, answers: int) -> bytes:
+    """Send `data` on a new connection, keeping it open (asyncio closes a connection its client half-closes,
+    pipelined requests unanswered), and read until `answers` answers came or the server closed it."""
+    with socket.create_connection(_address(service), timeout=10) as connection:
+        # The server may close while we are still sending: its answer is read below.
+        with contextlib.suppress(OSError):
+            connection.sendall(data)
+        answer = b""
+        while len(_answers(answer)) < answers and (chunk := connection.recv(65536)):
+            answer += chunk
+        return answer
+
+
+def _post(body: bytes, *, chunked: bool = False) -> bytes:
+    """POST /service-request with `body`, by Content-Length or in chunks."""
+    head = b"POST /service-request HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    if not chunked:
+        return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    half = len(body) // 2
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (body[:half], body[half:]))
+    return head + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+
+
+FIRST_REQUESTS = {
+    "GET": (_request_with_header_section_of(100), 200),
+    "POST": (_post(json.dumps(FORM).encode()), 201),
+    "chunked POST": (_post(json.dumps(FORM).encode(), chunked=True), 201),
+}
+
+
+@pytest.mark.parametrize("first", FIRST_REQUESTS, ids=FIRST_REQUESTS.keys())
+def test_each_pipelined_request_has_its_own_header_limit(service: ServiceProcess, first: str) -> None:
+    """A request sent in the same packet as the one before it (pipelined) gets the same limit, no more:
+    what the read holds of the first request does not leave the second more room."""
+    request, status = FIRST_REQUESTS[first]
+    for size in (LIMIT + 1, LIMIT + LIMIT // 2, 2 * LIMIT - 1):
+        answer = _exchange(service, request + _request_with_header_section_of(size))
+        assert _answers(answer)[-1] == 431, (size, answer[-300:])
+        assert _status_and_body(answer[answer.rindex(b"HTTP/1.1 ") :])[1]["code"] == "headers_too_large"
+    # Up to the limit, both are served, in order.
+    answer = _pipeline(service, request + _request_with_header_section_of(LIMIT), 2)
+    assert _answers(answer) == [status, 200]
 
 
 # What slow clients send before trickling a byte every 0.2 s: nothing at all, the start of their headers, or

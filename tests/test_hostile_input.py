@@ -228,6 +228,37 @@ async def test_odd_json_bodies_are_4xx_json(api: httpx.AsyncClient, path: str, r
     assert (await api.get("/vehicles/8B1111/requests")).json()["items"] == []
 
 
+UNREADABLE_JSON = {
+    # Nested deeper than Python's JSON parser recurses (and still under the body limit).
+    "60,000 deep": ('{"license_plate": ' + "[" * 60_000 + "]" * 60_000 + "}", "nested too deeply"),
+    # More digits than Python converts to an integer (4,300).
+    "4,301 digits": ('{"license_plate": "8B1111", "service_id": 1' + "0" * 4_300 + "}", "4300 digits"),
+    "negative, 10,000 digits": ('{"phone_number": -' + "9" * 10_000 + "}", "4300 digits"),
+}
+
+
+@pytest.mark.parametrize("path", ["/requests", "/service-request", "/admin-service-request/1"])
+@pytest.mark.parametrize("case", UNREADABLE_JSON, ids=UNREADABLE_JSON.keys())
+async def test_json_too_deep_or_numbers_too_long_are_422_naming_the_problem(
+    api: httpx.AsyncClient, path: str, case: str
+) -> None:
+    """Python's JSON parser refuses them with errors FastAPI answers 400: they are invalid bodies like any
+    other, and get the same 422."""
+    raw, problem = UNREADABLE_JSON[case]
+    assert len(raw) < LIMIT
+    method = "PUT" if path.startswith("/admin") else "POST"
+    response = await api.request(method, path, content=raw, headers=JSON)
+    body = _assert_error(response, 422, "validation_failed")
+    assert [(f["field"], f["location"]) for f in body["fields"]] == [("body", "body")]
+    assert problem in body["fields"][0]["message"]
+    assert problem in body["message"]
+    if path != "/service-request":
+        # A technician's route checks the token before it says what is wrong with the body.
+        anonymous = await api.request(method, path, content=raw, headers={**JSON, "Authorization": ""})
+        _assert_error(anonymous, 401, "unauthorized")
+    assert (await api.get("/vehicles/8B1111/requests")).json()["items"] == []
+
+
 async def test_unicode_descriptions_are_stored_as_sent(api: httpx.AsyncClient) -> None:
     text = "\u05de\u05db\u05d5\u05e0\u05d9\u05ea \U0001f697 \U00020000 \u0633\u064a\u0627\u0631\u0629"
     created = await api.post("/requests", json=new_request(service_description=text))

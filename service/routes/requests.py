@@ -21,6 +21,7 @@ from service.errors import (
     AlreadyExists,
     IdempotencyKeyReused,
     InvalidCursor,
+    NotATechnician,
     NotFound,
     PreconditionFailed,
     Unauthorized,
@@ -46,7 +47,7 @@ Cursor = Annotated[
 router = APIRouter(
     tags=["service requests"],
     dependencies=[Depends(require_technician)],
-    responses=error_responses(Unauthorized),
+    responses=error_responses(Unauthorized, NotATechnician),
 )
 
 

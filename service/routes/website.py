@@ -22,6 +22,7 @@ from service.deps import (
 )
 from service.errors import (
     IdempotencyKeyReused,
+    NotATechnician,
     NotFound,
     PreconditionFailed,
     RequestInProgress,
@@ -155,7 +156,7 @@ admin = APIRouter(
     prefix="/admin-service-request",
     tags=["website (technicians)"],
     dependencies=[Depends(require_technician)],
-    responses=error_responses(Unauthorized),
+    responses=error_responses(Unauthorized, NotATechnician),
 )
 
 
