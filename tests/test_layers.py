@@ -39,7 +39,14 @@ LAYERS: list[set[str]] = [
     {"service.events"},
     {"service.failures"},
     {"service.relay"},
-    {"service.lab", "service.audit", "service.dynamo", "service.responses", "service.cognito"},
+    {
+        "service.lab",
+        "service.audit",
+        "service.dynamo",
+        "service.responses",
+        "service.cognito",
+        "service.groups",
+    },
     {
         "service.auth",
         "service.requestlog",
