@@ -110,12 +110,6 @@ def _plate(value: str) -> str:
     return plate
 
 
-def _phone_number(value: str) -> str:
-    if not any(c.isdecimal() for c in _no_controls(value)):
-        raise ValueError("a phone number needs at least one digit")
-    return value
-
-
 def _service_id(value: str) -> str:
     if not _SERVICE_ID.fullmatch(value):
         raise ValueError(
@@ -146,7 +140,7 @@ def _typed(max_length: int) -> StringConstraints:
 # Typed by people (the public form, technicians): accepted as typed, trimmed, refused only when empty, over
 # the bound or holding control characters. Plates are stored in their canonical form.
 LicensePlate = Annotated[str, _typed(PLATE_MAX), AfterValidator(_plate)]
-PhoneNumber = Annotated[str, _typed(PHONE_MAX), AfterValidator(_phone_number)]
+PhoneNumber = Annotated[str, _typed(PHONE_MAX), AfterValidator(_no_controls)]
 # (A before-validator listed after the constraints runs first, and the constraints stay in the str schema.)
 Description = Annotated[
     str, _typed(DESCRIPTION_MAX), BeforeValidator(_one_line_break), AfterValidator(_no_controls)

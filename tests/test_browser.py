@@ -134,6 +134,7 @@ TYPED = [
     ("Line one\nLine two\n\nÖlwechsel, bitte 🚗", "208-555-0106 x12", "münchen 1"),
     ("刹车有异响，请检查", "+86 10 1234 5678", "京A·12345"),
     ("Check <b>engine</b> light", "(208) 555-0199 / 208 555 0100", "  id 1-2345  "),
+    ("No phone: please write to jo@example.com", "none", "jo 1"),
 ]
 
 

@@ -72,6 +72,8 @@ FORMS = {
     "letters in the number": Typed("ca 1", "1-800-FLOWERS", "Phone with letters", "CA 1"),
     "punctuation": Typed("ky 9", "+44 (0)20 7946 0958", "Backslash \\ percent % hash # braces {}", "KY 9"),
     "blank lines": Typed("or 123 abc", "555 0135 #2", "Tabs\tand\n\n\nblank lines", "OR 123 ABC"),
+    "no number": Typed("jo 1", "none", "Please write to jo@example.com", "JO 1"),
+    "a word for a number": Typed("jo 2", "e-mail only", "jo@example.com, no phone", "JO 2"),
 }
 
 
