@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from tqdm import tqdm
 
 from service.expressions import Parameters, as_read
-from service.models import Status, known_status, timestamp
+from service.models import Status, known_status, only_dots, timestamp
 from service.table import STATUS_CHANGED
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ def inspect(item: Item) -> list[Finding]:
             findings.append(finding(f"service_status {status!r} is none of the website's nine"))
     if _stray_spaces(plate):
         findings.append(finding("the license plate has stray spaces"))
+    if only_dots(plate):
+        findings.append(finding("the license plate is only dots: a browser cannot name it in an address"))
     if _stray_spaces(service_id):
         findings.append(finding("the service id has stray spaces"))
     for name in _TEXT_ATTRIBUTES:

@@ -73,6 +73,7 @@ async def test_create_with_an_existing_service_id_is_409_and_keeps_the_original(
         ("license_plate", "   "),
         ("license_plate", "X" * 41),
         ("license_plate", "8B\x1b1111"),
+        ("license_plate", ".."),
         ("phone_number", "call me\x1b"),
         ("phone_number", ""),
         ("phone_number", "1" * 101),
