@@ -20,7 +20,7 @@ from tqdm import tqdm
 from service.errors import BackendUnavailable
 from service.expressions import Parameters, as_read
 from service.guard import ConditionFailed, deadline_guard
-from service.models import Status, known_status, timestamp
+from service.models import Status, known_status, only_dots, timestamp
 from service.table import HISTORY, STATUS_CHANGED
 
 if TYPE_CHECKING:
@@ -120,6 +120,8 @@ def inspect(item: Item) -> list[Finding]:
             findings.append(finding(problem, fix))
     if _stray_spaces(plate):
         findings.append(finding("the license plate has stray spaces"))
+    if only_dots(plate):
+        findings.append(finding("the license plate is only dots: a browser cannot name it in an address"))
     if _stray_spaces(service_id):
         findings.append(finding("the service id has stray spaces"))
     for name, kind in wrong.items():

@@ -93,27 +93,61 @@ def _one_line_break(value: Any) -> Any:
     return _LINE_BREAK.sub("\n", value) if isinstance(value, str) else value
 
 
+# A canonical plate settles in one or two rounds of _plate_round; more rounds than this would mean a
+# cycle, which no text is known to enter (tests/test_models.py tries every code point and arbitrary text).
+_ROUNDS = 4
+_DOTS_ONLY = re.compile(r"\.+")
+
+
+def _plate_round(text: str) -> str:
+    # NFKC folds compatibility characters and composes what is canonically equivalent; case folding
+    # before upper casing merges every case variant (`ß`, `ẞ` and `ss`); upper casing can decompose
+    # (`ΐ` becomes three code points), so the result is normalized again.
+    text = unicodedata.normalize("NFKC", text)
+    text = " ".join("".join(c for c in text if unicodedata.category(c) != "Cf").split())
+    text = unicodedata.normalize("NFKC", text.casefold())
+    return unicodedata.normalize("NFKC", text.upper())
+
+
 def canonical_plate(text: str) -> str:
-    """One spelling per vehicle: compatibility characters folded (NFKC, e.g. full-width letters),
-    invisible format characters dropped, whitespace trimmed and collapsed to single spaces, upper case."""
+    """One spelling per vehicle: compatibility characters folded and equivalent sequences composed
+    (NFKC, e.g. full-width letters), invisible format characters dropped, whitespace trimmed and collapsed
+    to single spaces, upper case, case variants merged (`straße` and `STRASSE`). A canonical plate is its
+    own canonical plate. Raises ValueError for a text that does not settle (none is known)."""
+    for _ in range(_ROUNDS):
+        settled = _plate_round(text)
+        if settled == text:
+            return settled
+        text = settled
+    raise ValueError("this license plate does not settle in one spelling")
+
+
+def _earlier_canonical(text: str) -> str:
+    # The canonical form this service stored before it merged case variants and normalized after upper
+    # casing: rows stored under it stay reachable by what was typed for them.
     text = unicodedata.normalize("NFKC", text)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return " ".join(text.split()).upper()
+
+
+def only_dots(plate: str) -> bool:
+    """Whether `plate` is made of dots alone, which a web address reads as steps in its path (`.`, `..`,
+    their encodings `%2E`, `%2E%2E` too): no link can name such a plate."""
+    return _DOTS_ONLY.fullmatch(plate) is not None
 
 
 def _plate(value: str) -> str:
     plate = canonical_plate(_no_controls(value))
     if not plate:
         raise ValueError("a license plate needs at least one visible character")
+    if only_dots(plate):
+        raise ValueError(
+            "a license plate needs a character other than dots: a web address reads '.' and '..' as steps "
+            "in its path, so no link could name this plate"
+        )
     if len(plate) > PLATE_MAX:
         raise ValueError(f"a license plate has at most {PLATE_MAX} characters")
     return plate
-
-
-def _phone_number(value: str) -> str:
-    if not any(c.isdecimal() for c in _no_controls(value)):
-        raise ValueError("a phone number needs at least one digit")
-    return value
 
 
 def _service_id(value: str) -> str:
@@ -146,7 +180,7 @@ def _typed(max_length: int) -> StringConstraints:
 # Typed by people (the public form, technicians): accepted as typed, trimmed, refused only when empty, over
 # the bound or holding control characters. Plates are stored in their canonical form.
 LicensePlate = Annotated[str, _typed(PLATE_MAX), AfterValidator(_plate)]
-PhoneNumber = Annotated[str, _typed(PHONE_MAX), AfterValidator(_phone_number)]
+PhoneNumber = Annotated[str, _typed(PHONE_MAX), AfterValidator(_no_controls)]
 # (A before-validator listed after the constraints runs first, and the constraints stay in the str schema.)
 Description = Annotated[
     str, _typed(DESCRIPTION_MAX), BeforeValidator(_one_line_break), AfterValidator(_no_controls)
@@ -170,11 +204,19 @@ def _unique(texts: Any) -> tuple[str, ...]:
 def plate_keys(plate: str, *, unescape: bool = False) -> tuple[str, ...]:
     """The partitions that rows of a plate named as `plate` may be stored under, in the order to look:
     the text exactly as given (the lab's code and the console stored plates as typed), then its canonical
-    form (what this service stores). With `unescape`, also the text HTML-unescaped: the website's routes
-    answer escaped text, which a page may send back as it got it. Keys DynamoDB cannot hold are left out."""
+    form (what this service stores), then the canonical form this service stored before. With `unescape`,
+    also the text HTML-unescaped: the website's routes answer escaped text, which a page may send back as
+    it got it. Keys DynamoDB cannot hold are left out."""
     given = _unique([plate, html.unescape(plate)] if unescape else [plate])
-    candidates = _unique(key for text in given for key in (text, canonical_plate(text)))
+    candidates = _unique(key for text in given for key in (text, *_canonical_forms(text)))
     return tuple(k for k in candidates if k and len(k.encode("utf-8", "surrogatepass")) <= KEY_MAX_BYTES)
+
+
+def _canonical_forms(text: str) -> tuple[str, ...]:
+    try:
+        return canonical_plate(text), _earlier_canonical(text)
+    except ValueError:
+        return (_earlier_canonical(text),)
 
 
 # (license_plate, service_id): where one request is stored.

@@ -177,6 +177,18 @@ def test_inspect_reads_what_the_service_writes_as_fine() -> None:
     assert inspect(item) == []
 
 
+def test_inspect_finds_a_plate_of_dots_only() -> None:
+    """The console can store one; a program reaches it (`%2E%2E`), a browser's address cannot."""
+    item: dict[str, AttributeValueTypeDef] = {
+        "license_plate": {"S": ".."},
+        "service_id": {"S": "1"},
+        "service_status": {"S": Status.ACCEPTED.value},
+    }
+    (finding,) = inspect(item)
+    assert "only dots" in finding.problem
+    assert finding.fix is None
+
+
 async def _run(settings: Settings, endpoint: str, *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         *as_run_here(("python", "-m", "service", "audit", *args)),

@@ -17,6 +17,7 @@ from playwright.async_api import Page, async_playwright
 
 from tests.chromium import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool
+from tests.helpers import FORM
 from tests.process import ServiceProcess, running_service
 
 # No name resolves but 127.0.0.1: nothing leaves this machine. (Playwright's request routing would do it
@@ -134,6 +135,7 @@ TYPED = [
     ("Line one\nLine two\n\nÖlwechsel, bitte 🚗", "208-555-0106 x12", "münchen 1"),
     ("刹车有异响，请检查", "+86 10 1234 5678", "京A·12345"),
     ("Check <b>engine</b> light", "(208) 555-0199 / 208 555 0100", "  id 1-2345  "),
+    ("No phone: please write to jo@example.com", "none", "jo 1"),
 ]
 
 
@@ -164,3 +166,50 @@ async def test_a_customer_types_requests_into_the_form_and_every_one_gets_throug
     for description, *_ in TYPED:
         assert " ".join(description.split()) in " ".join(admin.split()), "shown as typed, as text"
     assert elements == 0, "no typed markup became an element"
+
+
+# Plates a web address treats specially unless they are percent-encoded.
+ADDRESSABLE = [
+    "AB/12",
+    "A?B",
+    "A#B",
+    "100%",
+    "%2E%2E",
+    "A\\B",
+    ".A",
+    "A/../B",
+    "../A",
+    "/",
+    ". .",
+    "\u03aa\u03011",
+]
+
+
+async def test_every_accepted_plate_is_reachable_from_the_address_bar(page_origins: tuple[str, str]) -> None:
+    """By the `Location` the service answered and by the plate encoded as a page encodes it."""
+    website, _ = page_origins
+    with running_service() as service:
+        async with httpx.AsyncClient(base_url=service.url) as api:
+            created = [
+                await api.post("/requests", json={**FORM, "license_plate": plate}) for plate in ADDRESSABLE
+            ]
+            # Only dots: an address reads `.` and `..` (`%2E%2E` too) as steps in its path.
+            dots = [await api.post("/requests", json={**FORM, "license_plate": p}) for p in (".", "..")]
+        assert [c.status_code for c in created] == [201] * len(ADDRESSABLE)
+        assert [d.status_code for d in dots] == [422, 422]
+        async with _open_page(website, service.url) as page:
+            for plate, answer in zip(ADDRESSABLE, created, strict=True):
+                item = answer.json()
+                reached = await page.goto(answer.headers["Location"])
+                assert reached is not None
+                assert await reached.json() == item, plate
+                segment = await page.evaluate("(plate) => encodeURIComponent(plate)", plate)
+                for path in (
+                    f"/vehicles/{segment}/requests",
+                    f"/admin-service-request/vehicle-history/{segment}",
+                ):
+                    listed = await page.goto(f"{service.url}{path}")
+                    assert listed is not None
+                    body = await listed.json()
+                    items = body["items"] if isinstance(body, dict) else body
+                    assert [i["service_id"] for i in items] == [item["service_id"]], (plate, path)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.helpers import raw_item
+from tests.helpers import FORM, count_items, raw_item
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -72,6 +72,13 @@ FORMS = {
     "letters in the number": Typed("ca 1", "1-800-FLOWERS", "Phone with letters", "CA 1"),
     "punctuation": Typed("ky 9", "+44 (0)20 7946 0958", "Backslash \\ percent % hash # braces {}", "KY 9"),
     "blank lines": Typed("or 123 abc", "555 0135 #2", "Tabs\tand\n\n\nblank lines", "OR 123 ABC"),
+    "no number": Typed("jo 1", "none", "Please write to jo@example.com", "JO 1"),
+    "a word for a number": Typed("jo 2", "e-mail only", "jo@example.com, no phone", "JO 2"),
+    "dots and slashes": Typed("a/../b", "208-555-0136", "Dots inside a plate", "A/../B"),
+    "percent": Typed("100%", "208-555-0137", "A percent sign", "100%"),
+    "query and fragment": Typed("a?b#c", "208-555-0138", "Question mark and hash", "A?B#C"),
+    "backslash": Typed("a\\b", "208-555-0139", "A backslash", "A\\B"),
+    "greek with accents": Typed("\u03901", "208-555-0140", "Iota with dialytika and tonos", "\u03aa\u03011"),
 }
 
 
@@ -106,3 +113,90 @@ async def test_a_typed_form_is_stored_as_typed_and_listed(
         assert listed["service_description"] == html.escape(description)
         assert listed["phone_number"] == html.escape(phone)
         assert listed["license_plate"] == html.escape(form.stored_plate)
+
+
+# Pairs that look the same (and are one vehicle by Unicode's rules), typed both ways.
+LOOK_ALIKES = {
+    "iota": ("\u03901", "\u03aa\u03011", "\u03aa\u03011"),
+    "dotted i": ("i\u0307 23", "\u0130 23", "\u0130 23"),
+    "sharp s": ("stra\u1e9ee 1", "STRASSE 1", "STRASSE 1"),
+}
+
+
+@pytest.mark.parametrize(("one", "other", "stored"), LOOK_ALIKES.values(), ids=LOOK_ALIKES.keys())
+async def test_plates_that_look_the_same_are_one_vehicle(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str, one: str, other: str, stored: str
+) -> None:
+    for plate in (one, other):
+        body = {"service_description": f"typed as {plate!a}", "phone_number": "5", "license_plate": plate}
+        assert (await api.post("/service-request", json=body)).status_code == 201
+    keys = {item["license_plate"]["S"] for item in (await dynamodb.scan(TableName=table))["Items"]}
+    assert keys == {stored}
+    for plate in (one, other, stored):
+        history = await api.get(f"/admin-service-request/vehicle-history/{quote(plate, safe='')}")
+        assert len(history.json()) == 2, plate
+
+
+DOTS = [".", "..", " . ", "...", "\uff0e\uff0e", "\u2025", ".\u200b."]
+
+
+@pytest.mark.parametrize("plate", DOTS)
+async def test_a_plate_of_dots_only_is_refused_saying_why(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str, plate: str
+) -> None:
+    """A web address reads the path segment `.` or `..` as a step in the path: no link could name it."""
+    form = {"service_description": "Dots", "phone_number": "208-555-0141", "license_plate": plate}
+    for path in ("/service-request", "/requests"):
+        response = await api.post(path, json=form)
+        assert response.status_code == 422, path
+        (field,) = response.json()["fields"]
+        assert field["field"] == "license_plate"
+        assert "dots" in field["message"]
+    assert await count_items(dynamodb, table) == 0
+
+
+# Plates a web address treats specially unless they are percent-encoded.
+ADDRESSABLE = [
+    "AB/12",
+    "A?B",
+    "A#B",
+    "100%",
+    "%2E%2E",
+    "%2F",
+    "A\\B",
+    ".A",
+    "A.",
+    "A/../B",
+    "../A",
+    "/",
+    ". .",
+    "A;B",
+]
+
+
+@pytest.mark.parametrize("plate", ADDRESSABLE)
+async def test_an_accepted_plate_is_reachable_by_its_location_and_every_route_that_takes_a_plate(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str, plate: str
+) -> None:
+    created = await api.post("/requests", json={**FORM, "license_plate": plate, "service_status": "Accepted"})
+    assert created.status_code == 201, created.text
+    item = created.json()
+    assert item["license_plate"] == plate
+    location = created.headers["Location"]
+    segment = quote(plate, safe="")
+    assert location == f"http://localhost/requests/{segment}/{item['service_id']}"
+    assert (await api.get(location)).json() == item
+    assert [i["service_id"] for i in (await api.get(f"/vehicles/{segment}/requests")).json()["items"]] == [
+        item["service_id"]
+    ]
+    history = await api.get(f"/admin-service-request/vehicle-history/{segment}")
+    assert [i["service_id"] for i in history.json()] == [item["service_id"]]
+    patched = await api.patch(location, json={"service_status": "Being Serviced"})
+    assert patched.json()["service_status"] == "Being Serviced"
+    updated = await api.put(
+        f"/admin-service-request/{item['service_id']}",
+        json={"license_plate": html.escape(plate), "service_status": "Waiting for Parts"},
+    )
+    assert updated.json() == "Successfully updated service request"
+    assert (await api.delete(location)).status_code == 204
+    assert await count_items(dynamodb, table) == 0

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.fuzz
 
 # Bounded so the whole module stays well under a minute; raise locally to search harder.
 EXAMPLES = 25
-# The document states types and lengths; some rules are checked in code only (a phone number's digit count,
+# The document states types and lengths; some rules are checked in code only (a plate of dots only,
 # no control characters, a cursor this service signed), so a request the document allows may still get the
 # documented 422 or 400. Every other check runs, no server error and conformance of every answer included.
 EXCLUDED_CHECKS = [positive_data_acceptance]

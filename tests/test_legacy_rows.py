@@ -157,3 +157,40 @@ async def test_a_plate_with_a_line_break_or_a_slash_is_reachable_in_paths(
         website = await api.get(f"/admin-service-request/vehicle-history/{key}")
         assert [i["service_id"] for i in website.json()] == ["1"]
         assert (await api.delete(f"/requests/{key}/1")).status_code == 204
+
+
+async def test_rows_stored_under_the_earlier_canonical_form_stay_reachable_by_the_plate_typed(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    """The service once stored `ΐ1` as upper-cased but not composed again (three code points)."""
+    earlier, typed = "\u0399\u0308\u03011", "\u03901"
+    await _legacy(dynamodb, table, plate=earlier, service_id="1")
+    new = await create(api, license_plate=typed, service_id="2")
+    assert new["license_plate"] == "\u03aa\u03011"
+    for path in (f"/vehicles/{quote(typed)}/requests", f"/vehicles/{quote(earlier)}/requests"):
+        items = (await api.get(path)).json()["items"]
+        assert [(i["service_id"], i["license_plate"]) for i in items] == [
+            ("1", earlier),
+            ("2", new["license_plate"]),
+        ], path
+    history = await api.get(f"/admin-service-request/vehicle-history/{quote(typed)}")
+    assert [i["service_id"] for i in history.json()] == ["1", "2"]
+    assert (await api.get(f"/requests/{quote(typed)}/1")).json()["license_plate"] == earlier
+
+
+async def test_a_console_row_whose_plate_is_only_dots_stays_reachable(
+    api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
+) -> None:
+    """No form can store such a plate, but the console could: a program names it with encoded dots."""
+    for plate in (".", ".."):
+        await _legacy(dynamodb, table, plate=plate, service_id="1")
+        key = "%2E" * len(plate)
+        assert (await api.get(f"/requests/{key}/1")).json()["license_plate"] == plate
+        assert [i["service_id"] for i in (await api.get(f"/vehicles/{key}/requests")).json()["items"]] == [
+            "1"
+        ]
+        update = await api.put(
+            "/admin-service-request/1", json={"license_plate": plate, "service_status": "Accepted"}
+        )
+        assert update.json() == "Successfully updated service request"
+        assert (await api.delete(f"/requests/{key}/1")).status_code == 204

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+from itertools import chain
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from service import models
 from service.models import (
     ACTIVE_STATUSES,
     ServiceRequestCreate,
     ServiceRequestUpdate,
     Status,
+    canonical_plate,
     item_keys,
     phone_tail,
     plate_keys,
@@ -41,6 +48,12 @@ def _error_fields(exc: ValidationError) -> list[str]:
         ("phone_number", "12345", "12345"),
         ("phone_number", "1234567890123456", "1234567890123456"),
         ("phone_number", "<b>2084445555</b>", "<b>2084445555</b>"),
+        ("phone_number", "none", "none"),
+        ("phone_number", " e-mail me instead ", "e-mail me instead"),
+        ("license_plate", "a.", "A."),
+        ("license_plate", "..a", "..A"),
+        ("license_plate", ". .", ". ."),
+        ("license_plate", "a/../b", "A/../B"),
         ("phone_number", " 208-555-1234 ext 5 ", "208-555-1234 ext 5"),
         ("service_description", "Line one\nLine two\twith a tab", "Line one\nLine two\twith a tab"),
         ("service_description", "  Brakes for a 08 Mazda 3  ", "Brakes for a 08 Mazda 3"),
@@ -69,7 +82,13 @@ def test_typed_values_are_kept_trimmed_and_plates_canonical(field: str, value: s
         ("license_plate", "\u200b"),
         ("license_plate", "8B\x001111"),
         ("license_plate", 8),
-        ("phone_number", "call me"),
+        ("license_plate", "."),
+        ("license_plate", ".."),
+        ("license_plate", " . "),
+        ("license_plate", "..."),
+        ("license_plate", "\uff0e\uff0e"),
+        ("license_plate", "\u2025"),
+        ("license_plate", ".\u200b."),
         ("phone_number", "   "),
         ("phone_number", "208\x07"),
         ("phone_number", 2084445555),
@@ -107,6 +126,85 @@ def test_lengths_are_bounded(field: str, longest: str, too_long: str) -> None:
     assert _error_fields(caught.value) == [field]
 
 
+def _tricky(character: str) -> bool:
+    return (
+        unicodedata.normalize("NFKD", character) != character
+        or character.upper() != character
+        or character.casefold() != character
+        or unicodedata.category(character) in {"Mn", "Mc", "Cf", "Zs"}
+    )
+
+
+# The blocks where case, composition and compatibility characters live (Latin, Greek, Cyrillic, Armenian,
+# combining marks, letterlike symbols, ligatures, full-width forms, Deseret, mathematical letters): what
+# arbitrary text rarely hits, mixed into it.
+_BLOCKS = chain(range(0x3000), range(0xA640, 0xAC00), range(0xFB00, 0x10000), range(0x10400, 0x10500))
+TRICKY = [c for c in map(chr, chain(_BLOCKS, range(0x1D400, 0x1D800))) if _tricky(c)]
+# Lone surrogates included: a JSON body can carry them to a lookup.
+PLATE_TEXT = st.text(st.one_of(st.characters(exclude_categories=()), st.sampled_from(TRICKY)), max_size=12)
+# Pairs that look the same (or are case variants) and were stored under two keys.
+LOOK_ALIKES = [("\u03901", "\u03aa\u03011"), ("i\u0307 23", "\u0130 23"), ("\u1e9e 1", "ss 1")]
+
+
+@given(PLATE_TEXT)
+@example("\u03901")
+@example("\u03aa\u03011")
+@example("i\u0307 23")
+@example("\u0130 23")
+@example("\u1e9e\ufb03\u03c2\u0131\u01f0")
+def test_a_canonical_plate_is_its_own_canonical_plate_and_one_per_equivalent_text(text: str) -> None:
+    plate = canonical_plate(text)
+    assert canonical_plate(plate) == plate
+    assert unicodedata.normalize("NFKC", plate) == plate, "no two keys look the same"
+    assert unicodedata.normalize("NFKC", plate.upper()) == plate, "stored in upper case"
+    for form in ("NFC", "NFD", "NFKC", "NFKD"):
+        assert canonical_plate(unicodedata.normalize(form, text)) == plate, form
+    for variant in (text.upper(), text.lower(), text.casefold()):
+        assert canonical_plate(variant) == plate, variant
+    # What this service stored before names the same vehicle now.
+    assert canonical_plate(models._earlier_canonical(text)) == plate
+
+
+@pytest.mark.parametrize(("one", "other"), LOOK_ALIKES)
+def test_texts_that_look_the_same_are_one_plate(one: str, other: str) -> None:
+    assert canonical_plate(one) == canonical_plate(other)
+
+
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40))
+def test_an_ascii_plate_is_stored_as_before(text: str) -> None:
+    """Upper case, spaces collapsed: the keys of the rows already stored stay their keys."""
+    assert canonical_plate(text) == " ".join(text.split()).upper()
+
+
+def test_every_code_point_settles_in_one_round() -> None:
+    # A character that no step changes settles at once; every other one is tried.
+    changed = (
+        c
+        for c in map(chr, range(sys.maxunicode + 1))
+        if _tricky(c) or c.isspace() or not unicodedata.is_normalized("NFKC", c)
+    )
+    unsettled = [hex(ord(c)) for c in changed if (p := models._plate_round(c)) != models._plate_round(p)]
+    assert unsettled == []
+
+
+def test_a_text_that_never_settled_would_be_refused_not_looped_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "_plate_round", lambda text: text + "I")
+    with pytest.raises(ValueError, match="spelling"):
+        canonical_plate("A")
+    with pytest.raises(ValidationError) as caught:
+        ServiceRequestCreate.model_validate(new_request(license_plate="A"))
+    assert _error_fields(caught.value) == ["license_plate"]
+    assert plate_keys("a") == ("a", "A")
+
+
+def test_a_plate_of_dots_only_is_refused_saying_why() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ServiceRequestCreate.model_validate(new_request(license_plate=" .. "))
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("license_plate",)
+    assert "dots" in error["msg"]
+
+
 @pytest.mark.parametrize(
     ("typed", "keys"),
     [
@@ -115,6 +213,9 @@ def test_lengths_are_bounded(field: str, longest: str, too_long: str) -> None:
         (" ab  12", (" ab  12", "AB 12")),
         # 900 bytes as given; NFKC spells each character out in 18, more than a key can hold.
         ("\ufdfa" * 300, ("\ufdfa" * 300,)),
+        # The canonical form this service stored before, after the canonical form it stores now.
+        ("\u03901", ("\u03901", "\u03aa\u03011", "\u0399\u0308\u03011")),
+        ("\u1e9e 1", ("\u1e9e 1", "SS 1")),
     ],
 )
 def test_plate_keys_are_the_plate_as_given_then_its_canonical_form(typed: str, keys: tuple[str, ...]) -> None:
@@ -181,7 +282,7 @@ def test_the_nine_statuses_are_the_websites_in_workflow_order() -> None:
     [
         ({}, [""]),
         ({"service_status": None}, [""]),
-        ({"phone_number": "nope"}, ["phone_number"]),
+        ({"phone_number": "208\x07"}, ["phone_number"]),
         ({"license_plate": "X1"}, ["license_plate"]),
     ],
 )

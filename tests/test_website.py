@@ -48,6 +48,19 @@ async def test_public_list_cuts_any_phone_format_to_its_last_four_digits(api: ht
     assert sorted(r["phone_number"] for r in rows) == ["0042", "5309"]
 
 
+async def test_public_list_shows_what_digits_a_phone_number_has_or_none(api: httpx.AsyncClient) -> None:
+    """A customer may leave a word instead of a number; the row keeps the list's shape, its digits empty."""
+    none = await create(api, license_plate="N2", phone_number="none", service_status="Accepted")
+    short = await create(api, license_plate="S2", phone_number="ext 12", service_status="Accepted")
+    rows = {r["service_id"]: r for r in (await api.get("/service-request")).json()}
+    assert rows[none["service_id"]] == {
+        "service_id": none["service_id"],
+        "service_status": "Accepted",
+        "phone_number": "",
+    }
+    assert rows[short["service_id"]]["phone_number"] == "12"
+
+
 async def test_public_create_answers_the_websites_message_and_stores_a_new_request(
     api: httpx.AsyncClient, dynamodb: DynamoDBClient, table: str
 ) -> None:

@@ -70,7 +70,8 @@ async def create_request(
     response.headers["ETag"] = etag(created)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    # url_for puts path parameters in as they are; quoting them keeps plates with spaces a valid URL.
+    # url_for puts path parameters in as they are: percent-encoded, a plate is one segment whatever it holds
+    # ('/', '?', '#', '%', spaces); one of dots only, which an address reads as a step, is never stored.
     response.headers["Location"] = str(
         request.url_for(
             "get_request",
