@@ -37,15 +37,44 @@ class RestApi(APIGateway):
         return scope
 
 
+def forwarded_for(event: LambdaEvent) -> str:
+    """Every X-Forwarded-For value of an ALB event, in the order they came, as one comma-separated list: one
+    header sent several times is one list (RFC 9110, section 5.3), whatever shape the event gives it."""
+    if "multiValueHeaders" in event:
+        lines = [
+            line
+            for name, values in event["multiValueHeaders"].items()
+            if name.lower() == "x-forwarded-for"
+            for line in values
+        ]
+    else:
+        lines = [value for name, value in event["headers"].items() if name.lower() == "x-forwarded-for"]
+    return ",".join(lines)
+
+
+def address_the_load_balancer_saw(forwarded: str) -> str:
+    """The last entry of X-Forwarded-For, without the port that `routing.http.xff_client_port.enabled` adds
+    (`203.0.113.7:51234`, `[2001:db8::7]:51234`); empty without one."""
+    entry = forwarded.rsplit(",", 1)[-1].strip()
+    if entry.startswith("["):
+        return entry[1:].split("]", 1)[0]
+    if entry.count(":") == 1:
+        return entry.split(":", 1)[0]
+    return entry
+
+
 class LoadBalancer(ALB):
-    """ALB events, from the address the load balancer saw: the last entry of X-Forwarded-For, which it
-    appends to what the caller sent (Mangum takes the whole header, which the caller can vary at will)."""
+    """ALB events, whose caller is the address the load balancer saw.
+
+    An ALB in its default `append` mode adds the address it saw at the end of X-Forwarded-For, after
+    whatever the caller sent in that header, so the caller writes every entry but the last; it adds
+    `:port` where `routing.http.xff_client_port.enabled` is on. Mangum takes the header's last value, whole,
+    for the client's address.
+    """
 
     @property
     def scope(self) -> Scope:
-        scope = super().scope
-        forwarded = scope["client"][0] if scope.get("client") else ""
-        return {**scope, "client": (forwarded.rsplit(",", 1)[-1].strip(), 0)}
+        return {**super().scope, "client": (address_the_load_balancer_saw(forwarded_for(self.event)), 0)}
 
 
 class HttpApi(HTTPGateway):

@@ -347,7 +347,9 @@ JSON = {"Content-Type": "application/json"}
 def limited_invoke(
     lambda_settings: Settings, table: str, make_invoker: Callable[[LambdaAdapter], Invoker]
 ) -> Invoker:
-    return make_invoker(LambdaAdapter(lambda_settings.model_copy(update={"public_create_limit": 2})))
+    # A day's window: a test rarely runs across the edge of one, where the count starts again.
+    limits = {"public_create_limit": 2, "public_create_window_seconds": 86_400}
+    return make_invoker(LambdaAdapter(lambda_settings.model_copy(update=limits)))
 
 
 def test_on_api_gateway_anonymous_creates_count_by_the_events_source_address(limited_invoke: Invoker) -> None:
@@ -386,3 +388,56 @@ def test_behind_an_alb_anonymous_creates_count_by_the_address_the_load_balancer_
         limited_invoke(alb("POST", "/service-request", body=forms[3], headers=behind_a_proxy))["statusCode"]
         == 201
     )
+
+
+# AWS documents that an ALB (in its default `append` mode) adds the address it saw to the end of the
+# X-Forwarded-For it received; not how, when the caller sent that header more than once. Each way it could:
+_ALB_ADDS: dict[str, Callable[[list[str], str], list[str]]] = {
+    "to the caller's last line": lambda lines, seen: [*lines[:-1], f"{lines[-1]}, {seen}"],
+    "as a line of its own": lambda lines, seen: [*lines, seen],
+    "after joining the caller's lines": lambda lines, seen: [", ".join([*lines, seen])],
+}
+
+
+@pytest.mark.parametrize("adds", sorted(_ALB_ADDS))
+@pytest.mark.parametrize("multi_value", [False, True], ids=["headers", "multiValueHeaders"])
+def test_behind_an_alb_x_forwarded_for_sent_several_times_counts_by_the_address_the_alb_saw(
+    limited_invoke: Invoker, multi_value: bool, adds: str
+) -> None:
+    """A caller sending X-Forwarded-For several times, each with other addresses (one a list), is counted by
+    the address the load balancer added after them, in either shape of the event; another caller apart."""
+    forms = _forms(4)
+
+    def event(n: int, seen: str) -> dict[str, Any]:
+        lines = [f"10.0.{n}.1", f"10.1.{n}.1, 10.2.{n}.1"]
+        headers: dict[str, str | list[str]] = {**JSON, "X-Forwarded-For": _ALB_ADDS[adds](lines, seen)}
+        return alb("POST", "/service-request", body=forms[n], headers=headers, multi_value=multi_value)
+
+    assert [limited_invoke(event(n, "198.51.100.20"))["statusCode"] for n in range(3)] == [201, 201, 429]
+    assert limited_invoke(event(3, "198.51.100.21"))["statusCode"] == 201
+
+
+@pytest.mark.parametrize(
+    ("caller", "other"),
+    [
+        ("198.51.100.20:{port}", "198.51.100.21:{port}"),
+        ("[2001:db8:7::{n}]:{port}", "[2001:db8:8::1]:{port}"),
+    ],
+    ids=["IPv4", "IPv6"],
+)
+@pytest.mark.parametrize("multi_value", [False, True], ids=["headers", "multiValueHeaders"])
+def test_behind_an_alb_that_adds_the_clients_port_callers_count_by_their_address(
+    limited_invoke: Invoker, multi_value: bool, caller: str, other: str
+) -> None:
+    """With `routing.http.xff_client_port.enabled` the load balancer adds `address:port` (`[address]:port`
+    for IPv6): a caller's connections, each from another port (and, for IPv6, another address of its /64),
+    count together, and another caller apart."""
+    forms = _forms(4)
+
+    def event(n: int, seen: str) -> dict[str, Any]:
+        headers = {**JSON, "X-Forwarded-For": f"10.0.0.{n}, {seen}"}
+        return alb("POST", "/service-request", body=forms[n], headers=headers, multi_value=multi_value)
+
+    answers = [limited_invoke(event(n, caller.format(n=n + 1, port=50_000 + n))) for n in range(3)]
+    assert [answer["statusCode"] for answer in answers] == [201, 201, 429]
+    assert limited_invoke(event(3, other.format(port=50_003)))["statusCode"] == 201
