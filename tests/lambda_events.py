@@ -214,6 +214,36 @@ def alb(
     return event
 
 
+def lambda_at_edge(
+    method: str, uri: str, *, querystring: str = "", client_ip: str = "203.0.113.7"
+) -> dict[str, Any]:
+    """A Lambda@Edge viewer request event from CloudFront."""
+    return {
+        "Records": [
+            {
+                "cf": {
+                    "config": {
+                        "distributionDomainName": "d111111abcdef8.cloudfront.net",
+                        "distributionId": "EDFDVBD6EXAMPLE",
+                        "eventType": "viewer-request",
+                        "requestId": "4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ==",
+                    },
+                    "request": {
+                        "clientIp": client_ip,
+                        "headers": {
+                            "host": [{"key": "Host", "value": "d111111abcdef8.cloudfront.net"}],
+                            "accept": [{"key": "Accept", "value": "application/json"}],
+                        },
+                        "method": method,
+                        "querystring": querystring,
+                        "uri": uri,
+                    },
+                }
+            }
+        ]
+    }
+
+
 CONSOLE_TEST_EVENTS: dict[str, dict[str, Any]] = {
     "empty": {},
     "hello-world template": {"key1": "value1", "key2": "value2", "key3": "value3"},

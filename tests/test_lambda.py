@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from service.dynamo import Backend
 from service.guard import missing_table
 from service.settings import Settings
 from tests.helpers import FORM
-from tests.lambda_events import CLAIMS, CONSOLE_TEST_EVENTS, Context, alb, http_api, rest_api
+from tests.lambda_events import CLAIMS, CONSOLE_TEST_EVENTS, Context, alb, http_api, lambda_at_edge, rest_api
 
 WEBSITE = "https://quick-oil.example"
 FORM_BODY = json.dumps(FORM)
@@ -441,3 +442,173 @@ def test_behind_an_alb_that_adds_the_clients_port_callers_count_by_their_address
     answers = [limited_invoke(event(n, caller.format(n=n + 1, port=50_000 + n))) for n in range(3)]
     assert [answer["statusCode"] for answer in answers] == [201, 201, 429]
     assert limited_invoke(event(3, other.format(port=50_003)))["statusCode"] == 201
+
+
+_SECRET = "phone 208-555-0199"
+
+
+def _without(event: dict[str, Any], *path: str | int) -> dict[str, Any]:
+    """`event` (deep-copied) without the field at `path`."""
+    copied = copy.deepcopy(event)
+    container: Any = copied
+    for key in path[:-1]:
+        container = container[key]
+    del container[path[-1]]
+    return copied
+
+
+def _with(event: dict[str, Any], value: Any, *path: str | int) -> dict[str, Any]:
+    """`event` (deep-copied) with `value` at `path`."""
+    copied = copy.deepcopy(event)
+    container: Any = copied
+    for key in path[:-1]:
+        container = container[key]
+    container[path[-1]] = value
+    return copied
+
+
+_FORM_POST = rest_api(
+    "POST", "/service-request", body=json.dumps({**FORM, "phone_number": _SECRET}), headers=JSON
+)
+MALFORMED = {
+    "a REST API event with its body a JSON object": (
+        _with(_FORM_POST, {**FORM, "phone_number": _SECRET}, "body"),
+        "body",
+    ),
+    "a REST API event without httpMethod": (_without(_FORM_POST, "httpMethod"), "httpMethod"),
+    "a REST API event whose requestContext is a string": (
+        _with(_FORM_POST, "x", "requestContext"),
+        "requestContext",
+    ),
+    "a REST API event with base64 that is none": (
+        {**_with(_FORM_POST, "A", "body"), "isBase64Encoded": True},
+        "body",
+    ),
+    "an HTTP API event without requestContext.http": (
+        _without(
+            http_api("POST", "/service-request", body=json.dumps(FORM), headers=JSON),
+            "requestContext",
+            "http",
+        ),
+        "requestContext.http",
+    ),
+    "an HTTP API event with a header that is a number": (
+        _with(http_api("GET", "/service-request"), 5, "headers", "accept"),
+        "headers.accept",
+    ),
+    "a Function URL event with its body a list": (
+        _with(http_api("POST", "/service-request", function_url=True), [_SECRET], "body"),
+        "body",
+    ),
+    "an ALB event without headers": (
+        _without(alb("POST", "/service-request", body=_SECRET), "headers"),
+        "headers",
+    ),
+    "an ALB event whose multiValueHeaders are strings": (
+        _with(
+            alb("GET", "/service-request", multi_value=True),
+            "203.0.113.7",
+            "multiValueHeaders",
+            "x-forwarded-for",
+        ),
+        "multiValueHeaders.x-forwarded-for",
+    ),
+    "an ALB event with a Host of two ports": (
+        alb("GET", "/service-request", headers={"Host": "shop.example:80:81"}),
+        "headers.host",
+    ),
+    "an ALB event with a header name that is no text": (
+        _with(alb("GET", "/service-request"), "x", "headers", "x-\ud800"),
+        "headers",
+    ),
+    "a Lambda@Edge event without clientIp": (
+        _without(lambda_at_edge("GET", "/service-request"), "Records", 0, "cf", "request", "clientIp"),
+        "Records[0].cf.request.clientIp",
+    ),
+}
+
+
+def _status(answer: dict[str, Any]) -> int:
+    """The status of a proxy answer (`statusCode`) or of a Lambda@Edge one (`status`)."""
+    return int(answer["statusCode"] if "statusCode" in answer else answer["status"])
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_a_malformed_request_event_is_a_400_naming_the_field_and_logged_once_without_its_content(
+    invoke: Invoker, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    event, field = MALFORMED[name]
+    caplog.clear()
+    answer = invoke(event)
+    assert _status(answer) == 400
+    headers = answer.get("headers") or answer.get("multiValueHeaders")
+    assert headers is not None
+    body = _json(answer)
+    assert set(body) == {"code", "message", "fields"}
+    assert body["code"] == "http_error"
+    assert [(f["field"], f["location"]) for f in body["fields"]] == [(field, "event")]
+    assert field in body["message"]
+    logged = [record for record in caplog.records if record.name.startswith(("lambda_adapter", "mangum"))]
+    assert [record.levelname for record in logged] == ["WARNING"]
+    assert field in logged[0].getMessage()
+    assert _SECRET not in caplog.text
+    assert _SECRET not in answer["body"]
+    listed = invoke(rest_api("GET", "/admin-service-request", claims=CLAIMS))
+    assert (listed["statusCode"], _json(listed)) == (200, []), "nothing was stored"
+
+
+_FUZZ_BASES = {
+    "REST API": rest_api("GET", "/healthz", query="a=1&a=2"),
+    "REST API, base64 body": rest_api("POST", "/healthz", body="{}", headers=JSON, base64_encoded=True),
+    "HTTP API": http_api("GET", "/healthz", query="a=1", cookies=["c=1"], stage="prod"),
+    "Function URL": http_api("POST", "/healthz", body="{}", function_url=True),
+    "ALB": alb("GET", "/healthz", query="a=1"),
+    "ALB, multi-value headers": alb("GET", "/healthz", query="a=1&a=2", multi_value=True),
+    "Lambda@Edge": lambda_at_edge("GET", "/healthz"),
+}
+# Every JSON type, and strings that no header, path or body can be.
+_FUZZ_VALUES: list[Any] = [None, 0, 1.5, True, "", "x", "é", "a:b:c", "\ud800"]
+_FUZZ_VALUES += [[], ["x"], [1], {}, {"x": "y"}]
+_DELETED = object()
+
+
+def _fields(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The path of every field of `value`, however deep, list items included."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, inner in items:
+        yield (*path, key)
+        yield from _fields(inner, (*path, key))
+
+
+def _mutated(event: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    return _without(event, *path) if value is _DELETED else _with(event, value, *path)
+
+
+@pytest.mark.parametrize("base", sorted(_FUZZ_BASES))
+def test_no_event_of_any_shape_is_a_500(invoke: Invoker, base: str) -> None:
+    """Each field of a request event, however deep, missing or replaced by a value of each JSON type: every
+    answer is the app's, a 400 for the event, or the public list; none is a 5xx, and every error has the
+    service's error body."""
+    event = _FUZZ_BASES[base]
+    assert _status(invoke(event)) in (200, 405), "the unchanged event is a request the app answers"
+    wrong: list[str] = []
+    for path in _fields(event):
+        for value in [_DELETED, *_FUZZ_VALUES]:
+            answer = invoke(_mutated(event, path, value))
+            status = _status(answer)
+            body = answer.get("body", "")
+            shaped = status < 400 or set(json.loads(body)) == {"code", "message", "fields"}
+            if status >= 500 or not shaped:
+                wrong.append(f"{'.'.join(map(str, path))} = {value!r}: {status} {body[:80]}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    "event", [None, 5, "event", [], ["requestContext", "resource"], {"requestContext": 5}]
+)
+def test_an_event_that_is_no_request_answers_the_public_list(invoke: Invoker, event: Any) -> None:
+    """Not an object, or an object that names no request: as any other direct invocation."""
+    _seed_active(invoke)
+    answer = invoke(event)
+    assert answer["statusCode"] == 200
+    assert len(json.loads(answer["body"])) == 1
