@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -612,3 +615,67 @@ def test_an_event_that_is_no_request_answers_the_public_list(invoke: Invoker, ev
     answer = invoke(event)
     assert answer["statusCode"] == 200
     assert len(json.loads(answer["body"])) == 1
+
+
+_HOSTILE = "/<script>alert(1)</script>'\"><img src=x onerror=alert(2)>"
+
+
+class _Markup(HTMLParser):
+    """A page's elements and attribute names in order, the text of its scripts, and the URLs it loads."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, list[str]]] = []
+        self.scripts: list[str] = []
+        self.urls: list[str] = []
+        self._in_script = False
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, [name for name, _ in attrs]))
+        self.urls += [value or "" for name, value in attrs if name in ("src", "href", "spec-url")]
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts.append(data)
+            # The URLs a script names, in its string literals.
+            literals = (json.loads(literal) for literal in _JS_STRING.findall(data))
+            self.urls += [text for text in literals if text.startswith("/")]
+
+
+_JS_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _docs_events(prefix: str, page: str) -> dict[str, dict[str, Any]]:
+    """`page` under `prefix`: from a REST API whose event names it in `requestContext.path`, and from an
+    HTTP API stage of that name."""
+    rest = rest_api("GET", page)
+    rest["requestContext"]["path"] = prefix + page
+    return {"REST API": rest, "HTTP API": http_api("GET", page, stage=prefix.removeprefix("/"))}
+
+
+@pytest.mark.parametrize("source", ["REST API", "HTTP API"])
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_documentation_pages_escape_the_prefix_an_event_names(
+    invoke: Invoker, page: str, source: str
+) -> None:
+    """A hostile prefix adds no element or attribute to the page and no quote or bracket to its scripts, and
+    the page's URLs still lead under that prefix."""
+    plain = invoke(_docs_events("/prod", page)[source])
+    hostile = invoke(_docs_events(_HOSTILE, page)[source])
+    assert (plain["statusCode"], hostile["statusCode"]) == (200, 200)
+    expected, found = _Markup(plain["body"]), _Markup(hostile["body"])
+    assert found.elements == expected.elements
+    assert [url.replace("/prod/", "/", 1) for url in expected.urls] == [
+        unquote(url).replace(f"{_HOSTILE}/", "/", 1) for url in found.urls
+    ]
+    assert len(found.scripts) == len(expected.scripts)
+    for plain_script, hostile_script in zip(expected.scripts, found.scripts, strict=True):
+        for quote_or_bracket in "<>'\"`":
+            assert hostile_script.count(quote_or_bracket) == plain_script.count(quote_or_bracket)
+    assert "<script>alert(1)" not in hostile["body"]
+    assert "<img" not in hostile["body"]
