@@ -1,18 +1,27 @@
-"""Mangum event handlers for what API Gateway and the Lambda console send beyond Mangum's own handling."""
+"""Mangum event handlers for what API Gateway, ALBs and the Lambda console send beyond Mangum's own handling.
+
+Mangum picks the first handler whose `infer` takes an event. The handlers of request events take only a JSON
+object, and check when picked that it holds what they read (`lambda_adapter.shapes`): a malformed request
+raises MalformedEvent, which is answered 400. Every other event is a DirectInvocation.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 
 from mangum.handlers import ALB, APIGateway, HTTPGateway, LambdaAtEdge
 from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Response, Scope
 
+import lambda_adapter.shapes as shapes
+from lambda_adapter.shapes import AnswerShape, MalformedEvent
+
 log = logging.getLogger(__name__)
 
-_BUILT_IN = (ALB, HTTPGateway, APIGateway, LambdaAtEdge)
 PUBLIC_LIST = "/service-request"
 
 
@@ -24,8 +33,39 @@ def _mounted_at(scope: Scope, prefix: str) -> Scope:
     return scope
 
 
+@contextmanager
+def _decoding_body() -> Iterator[None]:
+    """Base64 that is none, or text that UTF-8 cannot encode (a lone surrogate), is the event's fault."""
+    try:
+        yield
+    except ValueError:  # binascii.Error and UnicodeEncodeError among them
+        raise MalformedEvent("body", "is not what isBase64Encoded says: base64, or else text") from None
+
+
+@contextmanager
+def _answered_as(shape: AnswerShape) -> Iterator[None]:
+    try:
+        yield
+    except MalformedEvent as malformed:
+        malformed.answer_shape = shape
+        raise
+
+
 class RestApi(APIGateway):
     """REST API (v1) proxy events, mounted under the stage (execute-api URL) or a custom base path."""
+
+    def __init__(self, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> None:
+        shapes.rest_api(event)
+        super().__init__(event, context, config)
+
+    @classmethod
+    def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
+        return isinstance(event, dict) and "resource" in event and "requestContext" in event
+
+    @property
+    def body(self) -> bytes:
+        with _decoding_body():
+            return super().body
 
     @property
     def scope(self) -> Scope:
@@ -37,19 +77,86 @@ class RestApi(APIGateway):
         return scope
 
 
+def forwarded_for(event: LambdaEvent) -> str:
+    """Every X-Forwarded-For value of an ALB event, in the order they came, as one comma-separated list: one
+    header sent several times is one list (RFC 9110, section 5.3), whatever shape the event gives it."""
+    if "multiValueHeaders" in event:
+        lines = [
+            line
+            for name, values in event["multiValueHeaders"].items()
+            if name.lower() == "x-forwarded-for"
+            for line in values
+        ]
+    else:
+        lines = [value for name, value in event["headers"].items() if name.lower() == "x-forwarded-for"]
+    return ",".join(lines)
+
+
+def address_the_load_balancer_saw(forwarded: str) -> str:
+    """The last entry of X-Forwarded-For, without the port that `routing.http.xff_client_port.enabled` adds
+    (`203.0.113.7:51234`, `[2001:db8::7]:51234`); empty without one."""
+    entry = forwarded.rsplit(",", 1)[-1].strip()
+    if entry.startswith("["):
+        return entry[1:].split("]", 1)[0]
+    if entry.count(":") == 1:
+        return entry.split(":", 1)[0]
+    return entry
+
+
 class LoadBalancer(ALB):
-    """ALB events, from the address the load balancer saw: the last entry of X-Forwarded-For, which it
-    appends to what the caller sent (Mangum takes the whole header, which the caller can vary at will)."""
+    """ALB events, whose caller is the address the load balancer saw.
+
+    An ALB in its default `append` mode adds the address it saw at the end of X-Forwarded-For, after
+    whatever the caller sent in that header, so the caller writes every entry but the last; it adds
+    `:port` where `routing.http.xff_client_port.enabled` is on. Mangum takes the header's last value, whole,
+    for the client's address.
+    """
+
+    def __init__(self, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> None:
+        with _answered_as(self._answer_shape(event)):
+            shapes.load_balancer(event)
+        super().__init__(event, context, config)
+
+    @staticmethod
+    def _answer_shape(event: LambdaEvent) -> AnswerShape:
+        return "multi-value" if "multiValueHeaders" in event else "proxy"
+
+    @classmethod
+    def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
+        return (
+            isinstance(event, dict)
+            and isinstance(event.get("requestContext"), dict)
+            and "elb" in event["requestContext"]
+        )
+
+    @property
+    def body(self) -> bytes:
+        with _answered_as(self._answer_shape(self.event)), _decoding_body():
+            return super().body
 
     @property
     def scope(self) -> Scope:
-        scope = super().scope
-        forwarded = scope["client"][0] if scope.get("client") else ""
-        return {**scope, "client": (forwarded.rsplit(",", 1)[-1].strip(), 0)}
+        return {**super().scope, "client": (address_the_load_balancer_saw(forwarded_for(self.event)), 0)}
 
 
 class HttpApi(HTTPGateway):
     """HTTP API (v2) and Function URL events; a named stage's prefix stays in links, not in routing."""
+
+    def __init__(self, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> None:
+        if event["version"] == "2.0":
+            shapes.http_api(event)
+        else:
+            shapes.rest_api(event)
+        super().__init__(event, context, config)
+
+    @classmethod
+    def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
+        return isinstance(event, dict) and "version" in event and "requestContext" in event
+
+    @property
+    def body(self) -> bytes:
+        with _decoding_body():
+            return super().body
 
     @property
     def scope(self) -> Scope:
@@ -60,6 +167,33 @@ class HttpApi(HTTPGateway):
             if scope["path"] == prefix or scope["path"].startswith(prefix + "/"):
                 return {**scope, "root_path": prefix}
         return scope
+
+
+class EdgeRequest(LambdaAtEdge):
+    """Lambda@Edge events, as Mangum reads them."""
+
+    def __init__(self, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> None:
+        with _answered_as("edge"):
+            shapes.edge(event)
+        super().__init__(event, context, config)
+
+    @classmethod
+    def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
+        records = event.get("Records") if isinstance(event, dict) else None
+        return (
+            isinstance(records, list)
+            and bool(records)
+            and isinstance(records[0], dict)
+            and "cf" in records[0]
+        )
+
+    @property
+    def body(self) -> bytes:
+        with _answered_as("edge"), _decoding_body():
+            return super().body
+
+
+REQUESTS = (RestApi, HttpApi, LoadBalancer, EdgeRequest)
 
 
 class DirectInvocation:
@@ -74,7 +208,7 @@ class DirectInvocation:
 
     @classmethod
     def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
-        return not any(handler.infer(event, context, config) for handler in _BUILT_IN)
+        return not any(handler.infer(event, context, config) for handler in REQUESTS)
 
     @property
     def body(self) -> bytes:

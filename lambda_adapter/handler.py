@@ -26,7 +26,8 @@ from mangum.types import LambdaContext, LambdaEvent
 from pydantic import ValidationError
 
 from lambda_adapter import snapstart
-from lambda_adapter.events import DirectInvocation, HttpApi, LoadBalancer, RestApi
+from lambda_adapter.events import REQUESTS, DirectInvocation
+from lambda_adapter.shapes import MalformedEvent
 from service.app import create_app
 from service.collection import collect_less_often
 from service.dynamo import Backend
@@ -58,7 +59,7 @@ class LambdaAdapter:
             self._app,
             lifespan="off",
             api_gateway_base_path=settings.api_gateway_base_path,
-            custom_handlers=[RestApi, HttpApi, LoadBalancer, DirectInvocation],
+            custom_handlers=[*REQUESTS, DirectInvocation],
         )
 
     def _enter_loop(self) -> asyncio.AbstractEventLoop:
@@ -144,6 +145,10 @@ class LambdaAdapter:
             if self._mangum is None:
                 self._mangum = self._build()
             return self._mangum(event, context)
+        except MalformedEvent as malformed:
+            # Names the field and what is wrong with it; the event's values stay out of the log.
+            log.warning("refused a malformed request event (400): %s", malformed)
+            return malformed.answer()
         except Exception:
             log.exception("invocation failed")
             return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -171,10 +172,27 @@ def http_api(
 
 
 def alb(
-    method: str, path: str, *, query: str = "", body: str | None = None, headers: dict[str, str] | None = None
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    body: str | None = None,
+    headers: Mapping[str, str | list[str]] | None = None,
+    multi_value: bool = False,
 ) -> dict[str, Any]:
-    """An Application Load Balancer event (multi-value headers off)."""
-    return {
+    """An Application Load Balancer event. A header given as a list is one the ALB received several times
+    (in that order): with `multi_value` (the target group's multi-value headers on) the event has every one,
+    under `multiValueHeaders`; without, the last only, as the ALB passes it."""
+    all_headers: dict[str, str | list[str]] = {
+        "accept": "application/json",
+        "host": "shop-alb-123456.us-east-1.elb.amazonaws.com",
+        "x-forwarded-for": "203.0.113.7",
+        "x-forwarded-port": "80",
+        "x-forwarded-proto": "http",
+        **{k.lower(): v for k, v in (headers or {}).items()},
+    }
+    params = parse_qs(query)
+    event: dict[str, Any] = {
         "requestContext": {
             "elb": {
                 "targetGroupArn": (
@@ -184,17 +202,45 @@ def alb(
         },
         "httpMethod": method,
         "path": path,
-        "queryStringParameters": {k: v[-1] for k, v in parse_qs(query).items()},
-        "headers": {
-            "accept": "application/json",
-            "host": "shop-alb-123456.us-east-1.elb.amazonaws.com",
-            "x-forwarded-for": "203.0.113.7",
-            "x-forwarded-port": "80",
-            "x-forwarded-proto": "http",
-            **{k.lower(): v for k, v in (headers or {}).items()},
-        },
         "body": body or "",
         "isBase64Encoded": False,
+    }
+    if multi_value:
+        event["multiValueHeaders"] = {k: v if isinstance(v, list) else [v] for k, v in all_headers.items()}
+        event["multiValueQueryStringParameters"] = params
+    else:
+        event["headers"] = {k: v[-1] if isinstance(v, list) else v for k, v in all_headers.items()}
+        event["queryStringParameters"] = {k: v[-1] for k, v in params.items()}
+    return event
+
+
+def lambda_at_edge(
+    method: str, uri: str, *, querystring: str = "", client_ip: str = "203.0.113.7"
+) -> dict[str, Any]:
+    """A Lambda@Edge viewer request event from CloudFront."""
+    return {
+        "Records": [
+            {
+                "cf": {
+                    "config": {
+                        "distributionDomainName": "d111111abcdef8.cloudfront.net",
+                        "distributionId": "EDFDVBD6EXAMPLE",
+                        "eventType": "viewer-request",
+                        "requestId": "4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ==",
+                    },
+                    "request": {
+                        "clientIp": client_ip,
+                        "headers": {
+                            "host": [{"key": "Host", "value": "d111111abcdef8.cloudfront.net"}],
+                            "accept": [{"key": "Accept", "value": "application/json"}],
+                        },
+                        "method": method,
+                        "querystring": querystring,
+                        "uri": uri,
+                    },
+                }
+            }
+        ]
     }
 
 

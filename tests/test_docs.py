@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Callable
+from html import escape
 from importlib.machinery import ModuleSpec
+from urllib.parse import quote
 
 import pytest
 
+from service.docs import redoc_page, swagger_ui_page
 from tests.helpers import api_client, make_settings
 
-# Every URL a page can load from: src, href, and the spec URL handed to Swagger UI.
-_REFERENCES = re.compile(r"""(?:src|href)="([^"]*)"|url: '([^']*)'""")
+# Every URL a page can load from: src, href, ReDoc's spec-url, and the spec URL handed to Swagger UI.
+_REFERENCES = re.compile(r'(?:src|href|spec-url)="([^"]*)"|"url": "([^"]*)"')
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -61,3 +65,14 @@ async def test_the_assets_are_looked_for_on_the_first_request_for_one(
         assert (await api.get("/docs-assets/swagger-ui.css")).status_code == 200
         assert (await api.get("/docs-assets/favicon.png")).status_code == 200
     assert looked_for.count("fastapi_offline") == 1
+
+
+@pytest.mark.parametrize("page", [swagger_ui_page, redoc_page])
+def test_what_a_page_is_given_is_escaped_where_it_is_written(page: Callable[..., str]) -> None:
+    """Title and prefix: as the text of an element, inside an attribute, inside a script's string."""
+    hostile = "</script><script>alert(1)</script>'\"&<b>"
+    html = page(title=hostile, root=hostile, openapi_url="/openapi.json")
+    assert "<script>alert(1)" not in html
+    assert "<b>" not in html
+    assert f"<title>{escape(hostile)}</title>" in html
+    assert quote(hostile, safe="/") + "/openapi.json" in html

@@ -64,7 +64,7 @@ LAYERS: list[set[str]] = [
         "service.routes.requests",
         "service.routes.website",
     },
-    {"service.app"},
+    {"service.app", "lambda_adapter.shapes"},
     {
         "service.cli",
         "lambda_adapter",
