@@ -4,6 +4,7 @@ says of it, and the one JSON shape every error answer has.
 ServiceError             status  code
 ├── InvalidCursor        400     invalid_cursor
 ├── Unauthorized         401     unauthorized
+├── OriginNotAllowed     403     origin_not_allowed
 ├── NotFound             404     not_found
 ├── MethodNotAllowed     405     method_not_allowed
 ├── RequestTimeout       408     request_timeout
@@ -77,6 +78,14 @@ class Unauthorized(ServiceError):
         # RFC 6750: name the error only when credentials were sent and found wanting.
         challenge = 'Bearer realm="service-requests"' + (', error="invalid_token"' if invalid else "")
         super().__init__(message, headers={"WWW-Authenticate": challenge})
+
+
+class OriginNotAllowed(ServiceError):
+    """A web page whose origin the route does not grant sent the request; it reached no route."""
+
+    status_code = 403
+    code = "origin_not_allowed"
+    description = "The calling page's origin may not use this route"
 
 
 class NotFound(ServiceError):
@@ -239,6 +248,7 @@ class BackendUnavailable(ServiceError):
 ERRORS: tuple[type[ServiceError], ...] = (
     InvalidCursor,
     Unauthorized,
+    OriginNotAllowed,
     NotFound,
     MethodNotAllowed,
     RequestTimeout,
