@@ -7,19 +7,21 @@ import functools
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import boto3
 import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
+from service.dynamo import open_client
+from service.settings import Settings
 from tests.chromium import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool
+from tests.helpers import make_settings
 from tests.process import ServiceProcess, running_service
 from tests.servers import free_port
 
@@ -179,16 +181,12 @@ def _port(origin: str) -> str:
     return origin.rsplit(":", 1)[1]
 
 
-def _table(embedded: str) -> list[dict[str, Any]]:
+async def _table(embedded: str) -> list[dict[str, Any]]:
     """Every item of the table in the service's embedded DynamoDB, read behind its back."""
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=embedded,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    items = client.scan(TableName="VehicleServices", ConsistentRead=True)["Items"]
+    settings = make_settings(embedded, table_name=Settings.model_fields["table_name"].default)
+    async with AsyncExitStack() as stack:
+        client = await open_client(settings, stack)
+        items = (await client.scan(TableName=settings.table_name, ConsistentRead=True))["Items"]
     return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
 
 
@@ -210,10 +208,10 @@ async def test_without_token_checks_a_page_elsewhere_reads_and_changes_nothing(
     stranger = f"http://{STRANGER}:{_port(page_origins[1])}"
     embedded = f"http://127.0.0.1:{free_port()}"
     with running_service(EMBEDDED_PORT=_port(embedded)) as service:
-        before = _table(embedded)
+        before = await _table(embedded)
         async with _open_page(stranger, service.url, name="stranger.html") as page:
             results: dict[str, Any] = await page.evaluate("attack()")
-        after = _table(embedded)
+        after = await _table(embedded)
         service.stop()
 
     assert results["origin"] == stranger
