@@ -20,7 +20,7 @@ from service.bodylimit import BodyLimitMiddleware
 from service.cache import RecentValue
 from service.clock import Clock, wall_clock
 from service.deps import document_bearer
-from service.docs import add_docs
+from service.docs import ASSETS_PATH, PAGES, add_docs
 from service.dynamo import Backend
 from service.edge import Edge
 from service.errors import (
@@ -184,6 +184,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -
     app.add_middleware(
         Edge,
         public_paths={website.PUBLIC_PATH},
+        # Health and docs are not the technicians': any page's request reaches them, whose answer only the
+        # pages granted may read.
+        open_paths={*(r.path for r in health.router.routes if isinstance(r, APIRoute)), OPENAPI_URL, *PAGES},
+        open_prefixes=(f"{ASSETS_PATH}/",),
         origins=settings.technician_origins,
         allow_credentials=settings.cors_allow_credentials,
         # AUTH_MODE=none: everyone is a technician, so only for this machine, whatever name a web page

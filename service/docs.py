@@ -19,7 +19,10 @@ from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 ASSETS_PATH = "/docs-assets"
+SWAGGER_UI_PATH = "/docs"
 OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
+REDOC_PATH = "/redoc"
+PAGES = (SWAGGER_UI_PATH, OAUTH2_REDIRECT_PATH, REDOC_PATH)
 # Swagger UI would send the spec to an online validator for a badge; nothing may leave this service.
 _SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
 # ReDoc's bundle always shows a logo from its vendor's CDN: the browser is told to fetch nothing that
@@ -119,7 +122,7 @@ def add_docs(app: FastAPI, *, openapi_url: str) -> None:
     """Serve /docs (Swagger UI) and /redoc (ReDoc) for the document at `openapi_url`, assets included."""
     app.mount(ASSETS_PATH, _Assets(), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get(SWAGGER_UI_PATH, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         page = swagger_ui_page(title=f"{app.title} - Swagger UI", root=root, openapi_url=openapi_url)
@@ -130,7 +133,7 @@ def add_docs(app: FastAPI, *, openapi_url: str) -> None:
         # A fixed page: nothing of the request is written into it.
         return _only_this_service(get_swagger_ui_oauth2_redirect_html())
 
-    @app.get("/redoc", include_in_schema=False)
+    @app.get(REDOC_PATH, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         page = redoc_page(title=f"{app.title} - ReDoc", root=root, openapi_url=openapi_url)

@@ -1,5 +1,5 @@
 """The one middleware every HTTP request passes first: its id and its log line, the headers every answer
-carries, the hosts that AUTH_MODE=none answers, and the CORS grant of the route asked for.
+carries, the hosts that AUTH_MODE=none answers, and the CORS grant of the route asked for (or its refusal).
 
 One pure-ASGI layer rather than one per concern: each layer costs every request a call, a scan of its
 headers and a wrapped `send`; here the headers are read once and every answer is edited in one place. What
@@ -15,8 +15,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ulid import ULID
 
-from service.cors import cors_grants
-from service.errors import MisdirectedRequest
+from service.cors import cors_grants, is_same_origin
+from service.errors import MisdirectedRequest, OriginNotAllowed
 from service.hosts import is_local, relative_location
 from service.logs import request_id
 from service.nostore import needs_technician
@@ -24,6 +24,7 @@ from service.requestlog import REQUEST_ID_HEADER, log_request, sane_request_id
 from service.responses import error_response
 
 _LOCAL_ONLY = "with AUTH_MODE=none the service answers only requests to localhost or a loopback address"
+_NOT_GRANTED = "pages from this origin may not use this route; see CORS_ORIGINS"
 
 
 class Edge:
@@ -34,10 +35,15 @@ class Edge:
     2. with `local_only` (AUTH_MODE=none: everyone is a technician, so only for this machine), a `Host` that
        does not name this machine gets 421 and reaches nothing;
     3. CORS: a request with an `Origin` goes through the grant of its route (the public paths: any origin;
-       the technicians' routes: `origins`, or none), which answers preflights itself;
+       the others: `origins`, None meaning the pages on this machine), which answers preflights itself.
+       An origin the grant refuses, unless it is the service's own, gets 403 and reaches nothing: any
+       preflight, and any request to a technicians' route, even one a browser sends without asking first.
+       The `open_paths` (health, docs) and paths under `open_prefixes` answer it without a grant;
     4. every answer: its id, `X-Content-Type-Options: nosniff`, `Cache-Control: no-store` from the
-       technicians' routes, redirects to a path of this service only, `Vary: Origin` where a grant applies;
+       technicians' routes, redirects to a path of this service only, `Vary: Origin`;
     5. one log line once it is answered.
+
+    A request without an `Origin` costs none of step 3.
     """
 
     def __init__(
@@ -45,12 +51,16 @@ class Edge:
         app: ASGIApp,
         *,
         public_paths: Collection[str],
-        origins: list[str],
+        open_paths: Collection[str],
+        open_prefixes: tuple[str, ...],
+        origins: list[str] | None,
         allow_credentials: bool,
         local_only: bool,
     ) -> None:
         self.app = app
         self.public_paths = frozenset(public_paths)
+        self.open_paths = frozenset(open_paths)
+        self.open_prefixes = open_prefixes
         self.public, self.technicians = cors_grants(app, origins=origins, allow_credentials=allow_credentials)
         self.local_only = local_only
 
@@ -59,23 +69,23 @@ class Edge:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        host = caller_id = None
-        has_origin = False
+        host = origin = caller_id = None
         # The first of each, as Starlette's Headers.get reads them.
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value if host is None else host
             elif name == b"origin":
-                has_origin = True
+                origin = value if origin is None else origin
             elif name == b"x-request-id":
                 caller_id = value if caller_id is None else caller_id
         rid = (caller_id is not None and sane_request_id(caller_id)) or str(ULID())
         scope.setdefault("state", {})["request_id"] = rid
         status: int | None = None
 
-        granted = self._grant(scope)
-        app = granted if has_origin else self.app
-        vary = granted is not self.app and not has_origin  # what the grant would have added
+        app: ASGIApp = self.app
+        vary = True  # every answer depends on the Origin; a grant says so itself
+        if origin is not None:
+            app, vary = self._cors(scope, origin.decode("latin-1"), (host or b"").decode("latin-1"))
 
         async def send_edited(message: Message) -> None:
             nonlocal status
@@ -105,9 +115,21 @@ class Edge:
             log_request(scope, status, started)
             request_id.reset(token)
 
-    def _grant(self, scope: Scope) -> ASGIApp:
+    def _cors(self, scope: Scope, origin: str, host: str) -> tuple[ASGIApp, bool]:
+        """What answers a request from a page of `origin`, and whether its answer still needs `Vary: Origin`
+        (a grant adds it itself)."""
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        return self.public if path in self.public_paths else self.technicians
+        grant = self.public if path in self.public_paths else self.technicians
+        if grant.is_allowed_origin(origin):
+            return grant, False
+        if is_same_origin(origin, host):
+            return self.app, True
+        preflight = scope["method"] == "OPTIONS" and any(
+            name == b"access-control-request-method" for name, _ in scope["headers"]
+        )
+        if not preflight and (path in self.open_paths or path.startswith(self.open_prefixes)):
+            return self.app, True
+        return error_response(OriginNotAllowed(_NOT_GRANTED)), True

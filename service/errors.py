@@ -5,6 +5,7 @@ ServiceError             status  code
 ├── InvalidCursor        400     invalid_cursor
 ├── Unauthorized         401     unauthorized
 ├── NotATechnician       403     not_a_technician
+├── OriginNotAllowed     403     origin_not_allowed
 ├── NotFound             404     not_found
 ├── MethodNotAllowed     405     method_not_allowed
 ├── RequestTimeout       408     request_timeout
@@ -86,6 +87,14 @@ class NotATechnician(ServiceError):
     status_code = 403
     code = "not_a_technician"
     description = "The user is not a technician"
+
+
+class OriginNotAllowed(ServiceError):
+    """A web page whose origin the route does not grant sent the request; it reached no route."""
+
+    status_code = 403
+    code = "origin_not_allowed"
+    description = "The calling page's origin may not use this route"
 
 
 class NotFound(ServiceError):
@@ -249,6 +258,7 @@ ERRORS: tuple[type[ServiceError], ...] = (
     InvalidCursor,
     Unauthorized,
     NotATechnician,
+    OriginNotAllowed,
     NotFound,
     MethodNotAllowed,
     RequestTimeout,

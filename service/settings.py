@@ -204,10 +204,15 @@ class Settings(BaseSettings):
     )
     cors_origins: Annotated[list[str] | None, NoDecode] = Field(
         default=None,
-        description="Comma-separated origins whose pages may call the technicians' routes (`*`: any). "
-        "Unset means any origin with a local DynamoDB (`make run`, `docker compose`) and none against AWS. "
-        "The public form and list grant every origin whatever this says, without credentials.",
-        json_schema_extra={"default_doc": "`*` with a local DynamoDB, else none"},
+        description="Comma-separated origins whose pages may call the technicians' routes (`*`: any); "
+        "requests from other pages are refused (`403`). Unset means the pages on this machine (`localhost`, "
+        "`*.localhost`, `127.0.0.0/8`, `[::1]`, any port) with `AUTH_MODE=none` (`make run`, `docker "
+        "compose`), else any origin with a local DynamoDB and none against AWS. The public form and list "
+        "grant every origin whatever this says, without credentials.",
+        json_schema_extra={
+            "default_doc": "this machine's pages with `AUTH_MODE=none`; else `*` with a local DynamoDB, "
+            "else none"
+        },
     )
     cors_allow_credentials: bool = Field(
         default=False,
@@ -322,9 +327,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_cors(self) -> Settings:
-        if self.cors_origins is None:
+        if self.cors_origins is None and self.auth != "none":
             self.cors_origins = ["*"] if self.dynamodb_mode != "aws" else []
-        if self.cors_allow_credentials:
+        # With AUTH_MODE=none it stays None: every caller is a technician, so only pages on this machine.
+        if self.cors_allow_credentials and self.cors_origins is not None:
             if "*" in self.cors_origins:
                 raise ConfigurationError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
             if "null" in self.cors_origins:
@@ -343,9 +349,8 @@ class Settings(BaseSettings):
         return "none" if self.dynamodb_mode == "embedded" else "jwt"
 
     @property
-    def technician_origins(self) -> list[str]:
-        """The resolved CORS_ORIGINS (never None once validated)."""
-        assert self.cors_origins is not None
+    def technician_origins(self) -> list[str] | None:
+        """The resolved CORS_ORIGINS; None: the pages on this machine (AUTH_MODE=none, CORS_ORIGINS unset)."""
         return self.cors_origins
 
     @property

@@ -1,11 +1,13 @@
-"""A real browser on another origin makes the website's calls and types into its form."""
+"""A real browser on another origin makes the website's calls and types into its form; a page elsewhere
+gets nothing from a service that checks no tokens."""
 
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,14 +17,20 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
+from service.dynamo import open_client
+from service.settings import Settings
 from tests.chromium import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool
-from tests.helpers import FORM
+from tests.helpers import FORM, make_settings
 from tests.process import ServiceProcess, running_service
+from tests.servers import free_port
 
-# No name resolves but 127.0.0.1: nothing leaves this machine. (Playwright's request routing would do it
-# too, but it answers CORS preflights itself and so would hide what the service grants.)
-CHROMIUM_FLAGS = [*CHROMIUM_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+# No name resolves but to 127.0.0.1: `localhost`, and `evil.test` for a page on another machine; any other
+# name is not found, so nothing leaves this machine. (Playwright's request routing would do it too, but it
+# answers CORS preflights itself and so would hide what the service grants.)
+STRANGER = "evil.test"
+RESOLVER_RULES = f"MAP localhost 127.0.0.1, MAP {STRANGER} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+CHROMIUM_FLAGS = [*CHROMIUM_ARGS, f"--host-resolver-rules={RESOLVER_RULES}"]
 PAGES = Path(__file__).parent / "browser"
 
 pytestmark = BROWSER_TEST
@@ -67,14 +75,16 @@ def service(page_origins: tuple[str, str], user_pool: UserPool) -> Iterator[Serv
 
 
 @asynccontextmanager
-async def _open_page(origin: str, api: str, token: str | None = None) -> AsyncIterator[Page]:
-    """The test page in headless Chromium, from `origin`, with every other host unreachable."""
+async def _open_page(
+    origin: str, api: str, token: str | None = None, *, name: str = "website.html"
+) -> AsyncIterator[Page]:
+    """The test page `name` in headless Chromium, from `origin`, with every other host unreachable."""
     query = {"api": api, **({"token": token} if token else {})}
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
             page = await browser.new_page()
-            await page.goto(f"{origin}/website.html?{urlencode(query)}")
+            await page.goto(f"{origin}/{name}?{urlencode(query)}")
             await page.wait_for_function("window.ready === true", timeout=30_000)
             yield page
         finally:
@@ -213,3 +223,87 @@ async def test_every_accepted_plate_is_reachable_from_the_address_bar(page_origi
                     body = await listed.json()
                     items = body["items"] if isinstance(body, dict) else body
                     assert [i["service_id"] for i in items] == [item["service_id"]], (plate, path)
+
+
+def _port(origin: str) -> str:
+    return origin.rsplit(":", 1)[1]
+
+
+async def _table(embedded: str) -> list[dict[str, Any]]:
+    """Every item of the table in the service's embedded DynamoDB, read behind its back."""
+    settings = make_settings(embedded, table_name=Settings.model_fields["table_name"].default)
+    async with AsyncExitStack() as stack:
+        client = await open_client(settings, stack)
+        items = (await client.scan(TableName=settings.table_name, ConsistentRead=True))["Items"]
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+def _requests_served(output: str) -> list[tuple[str, str, int]]:
+    """Each request's method, path and status, from the service's log lines."""
+    served = []
+    for line in output.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        if record.get("logger") == "service.requests":
+            served.append((record["method"], record["path"], record["status"]))
+    return served
+
+
+async def test_without_token_checks_a_page_elsewhere_reads_and_changes_nothing(
+    page_origins: tuple[str, str],
+) -> None:
+    """As `make run` starts it (AUTH_MODE=none, no CORS_ORIGINS), while a page of another origin, open in
+    the same browser, tries every technicians' route it can reach, with and without asking first."""
+    stranger = f"http://{STRANGER}:{_port(page_origins[1])}"
+    embedded = f"http://127.0.0.1:{free_port()}"
+    with running_service(EMBEDDED_PORT=_port(embedded)) as service:
+        before = await _table(embedded)
+        async with _open_page(stranger, service.url, name="stranger.html") as page:
+            results: dict[str, Any] = await page.evaluate("attack()")
+        after = await _table(embedded)
+        service.stop()
+
+    assert results["origin"] == stranger
+    assert sorted(r["service_id"] for r in results["publicList"]["body"]) == ["1", "2"], "any page reads it"
+    assert results["form"] == "loaded"
+    for source in ("page", "sandboxed"):
+        attempts = results[source]
+        for name in ("active", "adminList", "history", "remove", "update"):
+            assert attempts[name] == {"error": "TypeError: Failed to fetch"}, (source, name)
+        for name in ("blindList", "blindCreate"):
+            assert attempts[name] == {"type": "opaque", "status": 0, "body": ""}, (source, name)
+    keys = [(i["license_plate"]["S"], i["service_id"]["S"]) for i in before]
+    assert ("1J1957", "2") in keys, "the lab's row the page tries to delete"
+    assert after == before
+
+    # In the order the page sent them: each preflight was refused, so no DELETE or PUT followed; every
+    # request with the page's Origin was refused unread. A GET without CORS (an image, a no-cors fetch)
+    # carries no Origin, so it is answered as curl's would be, and the browser hands the page nothing.
+    from_a_page = [
+        ("GET", "/requests/active", 403),
+        ("GET", "/admin-service-request", 403),
+        ("GET", "/vehicles/1J1957/requests", 403),
+        ("OPTIONS", "/requests/1J1957/2", 403),
+        ("OPTIONS", "/admin-service-request/2", 403),
+        ("GET", "/requests/active", 200),
+        ("POST", "/requests", 403),
+    ]
+    served = _requests_served(service.output)
+    technicians = [request for request in served if request[1] not in ("/service-request", "/readyz")]
+    assert technicians == [*from_a_page, ("POST", "/requests", 403), *from_a_page]
+
+
+async def test_without_token_checks_the_website_works_from_localhost(page_origins: tuple[str, str]) -> None:
+    """As `make run` starts it, the website served from `localhost`: every call, the technicians' too."""
+    website = f"http://localhost:{_port(page_origins[0])}"
+    with running_service(PUBLIC_LIST_CACHE_SECONDS="0") as service:
+        results = await _run_calls(website, service.url, token="")
+
+    assert sorted(r["service_id"] for r in results["publicList"]["body"]) == ["1", "2"]
+    assert results["create"] == {"ok": True, "status": 201, "body": "Successfully added new service request"}
+    admin = {i["license_plate"]: i for i in results["adminList"]["body"]}
+    assert sorted(admin) == ["1J1957", "7C2020", "8B1111"]
+    assert results["update"] == {"ok": True, "status": 200, "body": "Successfully updated service request"}
+    (history,) = results["history"]["body"]
+    assert history["service_status"] == "Completed"
+    assert results["adminWithoutToken"]["status"] == 200, "no token checks"
+    assert results["rendered"] == "2 (***) ***-5309 Accepted"

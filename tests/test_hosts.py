@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from service.cors import LOCAL_ORIGINS
 from service.hosts import is_local, relative_location
 from service.settings import Settings
 from tests.cognito import UserPool
@@ -64,6 +67,13 @@ def test_local_host_names(host: str) -> None:
 @pytest.mark.parametrize("host", NOT_LOCAL)
 def test_other_host_names(host: str) -> None:
     assert not is_local(host)
+
+
+@pytest.mark.parametrize("host", LOCAL + NOT_LOCAL)
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_the_pages_on_this_machine_are_those_of_the_local_host_names(scheme: str, host: str) -> None:
+    """What AUTH_MODE=none grants by default (service.cors) is what it answers (service.hosts)."""
+    assert (re.fullmatch(LOCAL_ORIGINS, f"{scheme}://{host}") is not None) == is_local(host)
 
 
 @pytest.fixture
