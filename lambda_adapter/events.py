@@ -77,9 +77,8 @@ class RestApi(APIGateway):
         return scope
 
 
-def forwarded_for(event: LambdaEvent) -> str:
-    """Every X-Forwarded-For value of an ALB event, in the order they came, as one comma-separated list: one
-    header sent several times is one list (RFC 9110, section 5.3), whatever shape the event gives it."""
+def forwarded_for(event: LambdaEvent) -> list[str]:
+    """Every X-Forwarded-For value of an ALB event, in the order they came."""
     if "multiValueHeaders" in event:
         lines = [
             line
@@ -89,13 +88,18 @@ def forwarded_for(event: LambdaEvent) -> str:
         ]
     else:
         lines = [value for name, value in event["headers"].items() if name.lower() == "x-forwarded-for"]
-    return ",".join(lines)
+    return lines
 
 
-def address_the_load_balancer_saw(forwarded: str) -> str:
+def address_the_load_balancer_saw(lines: list[str]) -> str:
     """The last entry of X-Forwarded-For, without the port that `routing.http.xff_client_port.enabled` adds
-    (`203.0.113.7:51234`, `[2001:db8::7]:51234`); empty without one."""
-    entry = forwarded.rsplit(",", 1)[-1].strip()
+    (`203.0.113.7:51234`, `[2001:db8::7]:51234`); empty without one, and empty when the header came as more
+    than one value: AWS documents the ALB appending to the header, not where its entry goes among several
+    values of it, so the caller may have written the last one. No browser sends the header at all; every
+    caller that sends it twice counts as one, the caller whose address cannot be read."""
+    if len(lines) != 1:
+        return ""
+    entry = lines[0].rsplit(",", 1)[-1].strip()
     if entry.startswith("["):
         return entry[1:].split("]", 1)[0]
     if entry.count(":") == 1:

@@ -399,6 +399,7 @@ def test_behind_an_alb_anonymous_creates_count_by_the_address_the_load_balancer_
 _ALB_ADDS: dict[str, Callable[[list[str], str], list[str]]] = {
     "to the caller's last line": lambda lines, seen: [*lines[:-1], f"{lines[-1]}, {seen}"],
     "as a line of its own": lambda lines, seen: [*lines, seen],
+    "as a line before the caller's": lambda lines, seen: [seen, *lines],
     "after joining the caller's lines": lambda lines, seen: [", ".join([*lines, seen])],
 }
 
@@ -408,17 +409,24 @@ _ALB_ADDS: dict[str, Callable[[list[str], str], list[str]]] = {
 def test_behind_an_alb_x_forwarded_for_sent_several_times_counts_by_the_address_the_alb_saw(
     limited_invoke: Invoker, multi_value: bool, adds: str
 ) -> None:
-    """A caller sending X-Forwarded-For several times, each with other addresses (one a list), is counted by
-    the address the load balancer added after them, in either shape of the event; another caller apart."""
-    forms = _forms(4)
+    """A caller sending X-Forwarded-For several times, each time with other addresses (one a list), never
+    raises its limit, wherever the load balancer puts the address it saw, in either shape of the event. The
+    event names one caller by one value (the ALB's entry last): another caller counts apart. Where it keeps
+    several values, the caller may have written the last one: all such callers count as one."""
+    forms = _forms(5)
 
     def event(n: int, seen: str) -> dict[str, Any]:
         lines = [f"10.0.{n}.1", f"10.1.{n}.1, 10.2.{n}.1"]
         headers: dict[str, str | list[str]] = {**JSON, "X-Forwarded-For": _ALB_ADDS[adds](lines, seen)}
         return alb("POST", "/service-request", body=forms[n], headers=headers, multi_value=multi_value)
 
-    assert [limited_invoke(event(n, "198.51.100.20"))["statusCode"] for n in range(3)] == [201, 201, 429]
-    assert limited_invoke(event(3, "198.51.100.21"))["statusCode"] == 201
+    one_value = not multi_value or len(_ALB_ADDS[adds](["a", "b"], "c")) == 1
+    if not one_value or adds != "as a line before the caller's":
+        assert [limited_invoke(event(n, "198.51.100.20"))["statusCode"] for n in range(3)] == [201, 201, 429]
+        other = limited_invoke(event(3, "198.51.100.21"))["statusCode"]
+        assert other == (201 if one_value else 429)
+    plain = {**JSON, "X-Forwarded-For": "198.51.100.22"}
+    assert limited_invoke(alb("POST", "/service-request", body=forms[4], headers=plain))["statusCode"] == 201
 
 
 @pytest.mark.parametrize(
