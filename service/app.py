@@ -193,5 +193,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -
         # AUTH_MODE=none: everyone is a technician, so only for this machine, whatever name a web page
         # resolves to it.
         local_only=settings.auth == "none",
+        extra_hosts=settings.allowed_hosts,
     )
     return app

@@ -25,6 +25,7 @@ from service.embedded import start_embedded_dynamodb
 from service.events import StatusPublisher
 from service.failures import FAILURE_QUEUE, ensure_failure_queue, open_failure_queue
 from service.guard import deadline_guard
+from service.hosts import is_local
 from service.lab import seed
 from service.labqueues import ALL_QUEUE, QUEUES, ensure_lab_topic, watch
 from service.logs import configure_logging
@@ -142,6 +143,15 @@ class _BackgroundRelay:
 
 def _serve(settings: Settings) -> None:
     relay = None
+    if settings.auth == "none" and not is_local(
+        f"[{settings.host}]" if ":" in settings.host else settings.host
+    ):
+        log.warning(
+            "AUTH_MODE=none on %s: anyone on the network who reaches this machine%s acts as a technician and "
+            "can read and change every request; for a demo on a network you trust only",
+            settings.host,
+            f" by {', '.join(settings.allowed_hosts)}" if settings.allowed_hosts else "",
+        )
     if settings.mode == "embedded":
         # Everything a newcomer needs to see events arrive: the lab's topic and queues, the table with
         # its stream and the lab's rows, and the relay, all on the embedded moto.

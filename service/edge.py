@@ -17,13 +17,16 @@ from ulid import ULID
 
 from service.cors import cors_grants, is_same_origin
 from service.errors import MisdirectedRequest, OriginNotAllowed
-from service.hosts import is_local, relative_location
+from service.hosts import answered, relative_location
 from service.logs import request_id
 from service.nostore import needs_technician
 from service.requestlog import REQUEST_ID_HEADER, log_request, sane_request_id
 from service.responses import error_response
 
-_LOCAL_ONLY = "with AUTH_MODE=none the service answers only requests to localhost or a loopback address"
+_LOCAL_ONLY = (
+    "with AUTH_MODE=none the service answers only requests to localhost, a loopback address or a name in "
+    "ALLOWED_HOSTS"
+)
 _NOT_GRANTED = "pages from this origin may not use this route; see CORS_ORIGINS"
 
 
@@ -33,7 +36,7 @@ class Edge:
     1. its id: the caller's `X-Request-ID` when sane, else a new ULID; in every log line while it is served,
        in the request's state (the 500 handler answers outside this) and in the answer;
     2. with `local_only` (AUTH_MODE=none: everyone is a technician, so only for this machine), a `Host` that
-       does not name this machine gets 421 and reaches nothing;
+       names neither this machine nor one of `extra_hosts` gets 421 and reaches nothing;
     3. CORS: a request with an `Origin` goes through the grant of its route (the public paths: any origin;
        the others: `origins`, None meaning the pages on this machine), which answers preflights itself.
        An origin the grant refuses, unless it is the service's own, gets 403 and reaches nothing: any
@@ -56,6 +59,7 @@ class Edge:
         origins: list[str] | None,
         allow_credentials: bool,
         local_only: bool,
+        extra_hosts: Collection[str] = (),
     ) -> None:
         self.app = app
         self.public_paths = frozenset(public_paths)
@@ -63,6 +67,7 @@ class Edge:
         self.open_prefixes = open_prefixes
         self.public, self.technicians = cors_grants(app, origins=origins, allow_credentials=allow_credentials)
         self.local_only = local_only
+        self.extra_hosts = frozenset(extra_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,7 +109,7 @@ class Edge:
 
         token = request_id.set(rid)
         try:
-            if self.local_only and not is_local((host or b"").decode("latin-1")):
+            if self.local_only and not answered((host or b"").decode("latin-1"), self.extra_hosts):
                 await error_response(MisdirectedRequest(_LOCAL_ONLY))(scope, receive, send_edited)
             else:
                 await app(scope, receive, send_edited)

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.hosts import host_name
+
 DynamoDBMode = Literal["embedded", "endpoint", "aws"]
 AuthMode = Literal["jwt", "gateway", "none"]
 # The AWS services the service and its commands talk to, by botocore's names.
@@ -214,6 +216,14 @@ class Settings(BaseSettings):
             "else none"
         },
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host names or addresses that `AUTH_MODE=none` answers besides this "
+        "machine's own (`localhost`, loopback addresses): the machine's address on the local network for a "
+        "phone to reach, a compose service's name. Anyone who reaches one acts as a technician. Other modes "
+        "answer any host.",
+        json_schema_extra={"default_doc": "none"},
+    )
     cors_allow_credentials: bool = Field(
         default=False,
         description="Let browsers send cookies to the technicians' routes; refused with `*` or `null` among "
@@ -298,6 +308,18 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_format(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            names = [host_name(str(host).strip()) for host in value if str(host).strip()]
+            if None in names:
+                raise ValueError("ALLOWED_HOSTS holds something that is no host name or address")
+            return names
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -112,3 +112,35 @@ async def test_with_token_checks_any_host_is_answered(settings: Settings, table:
     async with api_client(settings) as api:
         response = await api.get("/service-request", headers={"Host": MADE_UP})
     assert response.status_code == 200
+
+
+async def test_without_token_checks_the_names_in_allowed_hosts_are_answered_too(
+    open_door: Settings, table: str
+) -> None:
+    """A demo on the local network: the machine's address and a compose service's name, nothing else."""
+    demo = open_door.model_copy(update={"allowed_hosts": ["192.168.1.20", "api"]})
+    async with api_client(demo) as api:
+        for host in ("192.168.1.20:8000", "192.168.1.20", "API:8000", "api."):
+            answered = await api.get("/admin-service-request", headers={"Host": host})
+            assert answered.status_code == 200, (host, answered.text)
+        for host in ("192.168.1.21:8000", MADE_UP, "api.evil.example", "192.168.1.20.evil.example"):
+            refused = await api.get("/admin-service-request", headers={"Host": host})
+            assert refused.status_code == 421, host
+
+
+@pytest.mark.parametrize(
+    ("given", "names"),
+    [
+        ("192.168.1.20", ["192.168.1.20"]),
+        (" 192.168.1.20:8000 , api ,, ", ["192.168.1.20", "api"]),
+        ("[fe80::1]:8000,Shop.Local.", ["fe80::1", "shop.local"]),
+    ],
+)
+def test_allowed_hosts_are_read_as_host_names(given: str, names: list[str]) -> None:
+    settings = Settings(dynamodb_mode="embedded", allowed_hosts=given)
+    assert settings.allowed_hosts == names
+
+
+def test_allowed_hosts_refuses_what_is_no_host() -> None:
+    with pytest.raises(ValueError, match="ALLOWED_HOSTS"):
+        Settings(dynamodb_mode="embedded", allowed_hosts="http://192.168.1.20/")

@@ -112,3 +112,17 @@ def test_serve_embedded_sends_status_changes_to_the_labs_queues_where_watch_even
     assert (queue, subject) == ("VehicleCompletedQueue", "1")
     assert json.loads(message)["service_status"] == "Completed"
     assert json.loads(message)["previous_status"] == "Being Serviced"
+
+
+def test_without_token_checks_on_every_interface_the_log_warns_that_anyone_is_a_technician() -> None:
+    with running_service(HOST="0.0.0.0", ALLOWED_HOSTS="192.168.1.20") as service:  # noqa: S104 - on purpose
+        assert httpx.get(f"{service.url}/healthz").status_code == 200
+    assert "AUTH_MODE=none on 0.0.0.0: anyone on the network who reaches this machine by 192.168.1.20" in (
+        service.output
+    )
+
+
+def test_without_token_checks_on_loopback_the_log_has_no_such_warning() -> None:
+    with running_service() as service:
+        assert httpx.get(f"{service.url}/healthz").status_code == 200
+    assert "anyone on the network" not in service.output
