@@ -21,7 +21,7 @@ from service.clients import open_sns, open_sqs, open_streams
 from service.collection import collect_less_often
 from service.connections import bounded_http
 from service.dynamo import Backend, open_client
-from service.embedded import start_embedded_dynamodb
+from service.embedded import ensure_port_free, start_embedded_dynamodb
 from service.events import StatusPublisher
 from service.guard import deadline_guard
 from service.lab import seed
@@ -138,6 +138,8 @@ class _BackgroundRelay:
 
 def _serve(settings: Settings) -> None:
     relay = None
+    # Both ports are checked before anything starts: a second `make run` says so at once.
+    ensure_port_free(settings.host, settings.port, "PORT")
     if settings.mode == "embedded":
         # Everything a newcomer needs to see events arrive: the lab's topic and queues, the table with
         # its stream and the lab's rows, and the relay, all on the embedded moto.
