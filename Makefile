@@ -14,6 +14,9 @@ LOCAL_AWS ?= http://127.0.0.1:$(EMBEDDED_PORT)
 QUEUE ?= AllStatusUpdatesQueue
 
 BIN := $(VENV)/bin
+# Two stamps in one virtualenv: what running needs (`make run`), then the test, lint and benchmark tools on
+# top (`make test`), so the first `make run` on a fresh machine installs only the first set.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .PHONY: help run watch-events test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit docs lambda-zip bench-cold-start bench-instructions bench lock clean
@@ -21,18 +24,24 @@ STAMP := $(VENV)/.installed
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): requirements/dev.txt
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): requirements/local.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/local.txt
+	touch $(RUN_STAMP)
+
+$(STAMP): requirements/dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows, and its events, unless an endpoint is set)
+run: $(RUN_STAMP)  ## serve the API (embedded DynamoDB seeded with the lab's rows, and its events, unless an endpoint is set)
 	HOST=$(HOST) PORT=$(PORT) DYNAMODB_MODE=$(DYNAMODB_MODE) AUTH_MODE=$(AUTH_MODE) EMBEDDED_PORT=$(EMBEDDED_PORT) \
 		$(BIN)/python -m service serve
 
-watch-events: $(STAMP)  ## print each message reaching a lab queue of `make run` (QUEUE=VehicleCompletedQueue)
+watch-events: $(RUN_STAMP)  ## print each message reaching a lab queue of `make run` (QUEUE=VehicleCompletedQueue)
 	AWS_ENDPOINT_URL_DYNAMODB=$${AWS_ENDPOINT_URL_DYNAMODB:-$(LOCAL_AWS)} \
 		AWS_ENDPOINT_URL_SQS=$${AWS_ENDPOINT_URL_SQS:-$(LOCAL_AWS)} \
 		$(BIN)/python -m service watch-events --queue $(QUEUE)
@@ -70,15 +79,15 @@ typecheck: $(STAMP)  ## mypy --strict over service/ and tests/
 
 check: lint typecheck test  ## everything CI runs
 
-init-table: $(STAMP)  ## create VehicleServices at the configured endpoint (idempotent)
+init-table: $(RUN_STAMP)  ## create VehicleServices at the configured endpoint (idempotent)
 	$(BIN)/python -m service init-table
 
-seed: $(STAMP)  ## load the lab's two rows, never overwriting
+seed: $(RUN_STAMP)  ## load the lab's two rows, never overwriting
 	$(BIN)/python -m service seed
 
 AUDIT_ARGS ?=
 
-audit: $(STAMP)  ## report the items the lists cannot show or address well (AUDIT_ARGS=--fix mends statuses)
+audit: $(RUN_STAMP)  ## report the items the lists cannot show or address well (AUDIT_ARGS=--fix mends statuses)
 	$(BIN)/python -m service audit $(AUDIT_ARGS)
 
 LAMBDA_PYTHON ?= 3.13
@@ -118,6 +127,8 @@ lock:  ## re-resolve the pinned dependency sets after editing pyproject.toml (ne
 		-o requirements/dev.txt --custom-compile-command "make lock"
 	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q \
 		-c requirements/dev.txt -o requirements/runtime.txt --custom-compile-command "make lock"
+	uv pip compile pyproject.toml --extra local --universal --python-version 3.11 --generate-hashes -q \
+		-c requirements/dev.txt -o requirements/local.txt --custom-compile-command "make lock"
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) build artifacts .pytest_cache .mypy_cache .ruff_cache

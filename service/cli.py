@@ -21,7 +21,7 @@ from service.clients import open_sns, open_sqs, open_streams
 from service.collection import collect_less_often
 from service.connections import bounded_http
 from service.dynamo import Backend, open_client
-from service.embedded import start_embedded_dynamodb
+from service.embedded import ensure_port_free, start_embedded_dynamodb
 from service.events import StatusPublisher
 from service.failures import FAILURE_QUEUE, ensure_failure_queue, open_failure_queue
 from service.guard import deadline_guard
@@ -143,15 +143,16 @@ class _BackgroundRelay:
 
 def _serve(settings: Settings) -> None:
     relay = None
-    if settings.auth == "none" and not is_local(
-        f"[{settings.host}]" if ":" in settings.host else settings.host
-    ):
+    listens_on = f"[{settings.host}]" if ":" in settings.host else settings.host
+    if settings.auth == "none" and not is_local(listens_on):
         log.warning(
             "AUTH_MODE=none on %s: anyone on the network who reaches this machine%s acts as a technician and "
             "can read and change every request; for a demo on a network you trust only",
             settings.host,
             f" by {', '.join(settings.allowed_hosts)}" if settings.allowed_hosts else "",
         )
+    # Both ports are checked before anything starts: a second `make run` says so at once.
+    ensure_port_free(settings.host, settings.port, "PORT")
     if settings.mode == "embedded":
         # Everything a newcomer needs to see events arrive: the lab's topic and queues, the table with
         # its stream and the lab's rows, and the relay, all on the embedded moto.

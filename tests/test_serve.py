@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 
 import httpx
 import pytest
 
-from tests.process import HEALTHCHECK_COMMAND, WATCH_COMMAND, as_run_here, running_service
+from tests.process import HEALTHCHECK_COMMAND, SERVE_COMMAND, WATCH_COMMAND, as_run_here, running_service
 from tests.servers import free_port
 
 pytestmark = pytest.mark.moto_only("starts the service with its embedded moto")
@@ -126,3 +127,20 @@ def test_without_token_checks_on_loopback_the_log_has_no_such_warning() -> None:
     with running_service() as service:
         assert httpx.get(f"{service.url}/healthz").status_code == 200
     assert "anyone on the network" not in service.output
+
+
+@pytest.mark.parametrize("setting", ["EMBEDDED_PORT", "PORT"])
+def test_serve_exits_at_once_naming_the_setting_when_its_port_is_taken(setting: str) -> None:
+    """A second `make run` beside the first: a clear message at once, not a process waiting forever."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = str(holder.getsockname()[1])
+        env = {"PATH": os.environ.get("PATH", ""), "DYNAMODB_MODE": "embedded", "PORT": str(free_port())}
+        env[setting] = taken
+        done = subprocess.run(  # noqa: S603 - our own interpreter and module
+            as_run_here(SERVE_COMMAND), env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert done.returncode == 2, done.stderr
+    assert f"127.0.0.1:{taken}" in done.stderr
+    assert f"set {setting} to another port" in done.stderr
