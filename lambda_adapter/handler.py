@@ -31,6 +31,7 @@ from lambda_adapter.shapes import MalformedEvent
 from service.app import create_app
 from service.collection import collect_less_often
 from service.dynamo import Backend
+from service.logs import configure_logging, invocation_id
 from service.settings import ConfigurationError, Settings
 from service.warmup import answered_locally
 
@@ -45,15 +46,26 @@ class LambdaAdapter:
     which Mangum would run on every invocation) stays valid for warm invocations.
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, configure_logs: bool = False) -> None:
         self._settings = settings
+        # The function's own adapter routes every logger through the service's handler (JSON lines by
+        # default) in place of the runtime's plain-text one; tests keep theirs.
+        self._configure_logs = configure_logs
         self._app: FastAPI | None = None
         self._mangum: Mangum | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _build(self) -> Mangum:
-        settings = self._settings or Settings()
-        logging.getLogger().setLevel(settings.log_level)
+        try:
+            settings = self._settings or Settings()
+        except (ConfigurationError, ValidationError):
+            if self._configure_logs:
+                configure_logging("INFO", "json")  # so that the error logged next is a JSON line too
+            raise
+        if self._configure_logs:
+            configure_logging(settings.log_level, settings.log_format)
+        else:
+            logging.getLogger().setLevel(settings.log_level)
         self._app = create_app(settings)
         return Mangum(
             self._app,
@@ -141,6 +153,7 @@ class LambdaAdapter:
 
     def __call__(self, event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
         self._enter_loop()
+        invocation = invocation_id.set(getattr(context, "aws_request_id", None))
         try:
             if self._mangum is None:
                 self._mangum = self._build()
@@ -156,9 +169,11 @@ class LambdaAdapter:
                 "headers": {"Content-Type": "application/json"},
                 "body": json.dumps({"message": "internal error; it has been logged"}),
             }
+        finally:
+            invocation_id.reset(invocation)
 
 
-_adapter = LambdaAdapter()
+_adapter = LambdaAdapter(configure_logs=True)
 try:
     _adapter.prepare()
 except (ConfigurationError, ValidationError) as exc:

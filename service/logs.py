@@ -12,9 +12,13 @@ LogFormat = Literal["json", "text"]
 
 # The id of the request being served, set by the Edge middleware for exactly the time it runs.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+# On Lambda, the invocation's own id (its `aws_request_id`), set by the Lambda adapter for each invocation.
+invocation_id: ContextVar[str | None] = ContextVar("invocation_id", default=None)
 
 # Their DEBUG output holds whole DynamoDB requests (phone numbers) and signed headers: never below INFO.
 _CHATTY_LIBRARIES = ("botocore", "aiobotocore", "aioboto3", "urllib3", "aiohttp")
+# Mangum logs each request a second time at INFO, without its id: only its warnings and errors are news.
+_REPEATING_LIBRARIES = ("mangum",)
 # Record attributes that are not worth a JSON field, beside the record's own: uvicorn's ANSI-coloured copy
 # of the message, and the asyncio task name that Python 3.12 adds to every record.
 _NOT_FIELDS = ["color_message", "taskName"]
@@ -49,12 +53,16 @@ class _TextFormatter(logging.Formatter):
 
 
 class _RequestIdFilter(logging.Filter):
-    """Stamps every record logged while a request is served with that request's id."""
+    """Stamps every record logged while a request is served with that request's id, and on Lambda every
+    record of an invocation with the invocation's id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         current = request_id.get()
         if current is not None and not hasattr(record, "request_id"):
             record.request_id = current
+        invocation = invocation_id.get()
+        if invocation is not None and not hasattr(record, "aws_request_id"):
+            record.aws_request_id = invocation
         return True
 
 
@@ -63,7 +71,7 @@ def build_handler(log_format: LogFormat, stream: TextIO | None = None) -> loggin
     handler = logging.StreamHandler(stream or sys.stderr)
     formatter: logging.Formatter
     if log_format == "json":
-        # Imported here: the Lambda handler logs through the runtime's handler, and its cold start skips it.
+        # Imported here: `LOG_FORMAT=text` never needs it.
         from pythonjsonlogger.core import RESERVED_ATTRS
         from pythonjsonlogger.json import JsonFormatter
 
@@ -93,3 +101,5 @@ def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None =
     floor = max(logging.getLevelNamesMapping()[level], logging.INFO)
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(floor)
+    for name in _REPEATING_LIBRARIES:
+        logging.getLogger(name).setLevel(max(floor, logging.WARNING))

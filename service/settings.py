@@ -209,11 +209,11 @@ class Settings(BaseSettings):
         description="Comma-separated origins whose pages may call the technicians' routes (`*`: any); "
         "requests from other pages are refused (`403`). Unset means the pages on this machine (`localhost`, "
         "`*.localhost`, `127.0.0.0/8`, `[::1]`, any port) with `AUTH_MODE=none` (`make run`, `docker "
-        "compose`), else any origin with a local DynamoDB and none against AWS. The public form and list "
-        "grant every origin whatever this says, without credentials.",
+        "compose`), else any origin with a local DynamoDB or on Lambda with nothing set, and none against "
+        "AWS elsewhere. The public form and list grant every origin whatever this says, without credentials.",
         json_schema_extra={
-            "default_doc": "this machine's pages with `AUTH_MODE=none`; else `*` with a local DynamoDB, "
-            "else none"
+            "default_doc": "this machine's pages with `AUTH_MODE=none`; else `*` with a local DynamoDB "
+            "or on Lambda, else none"
         },
     )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
@@ -287,6 +287,14 @@ class Settings(BaseSettings):
         "one fetch of the signing keys may take; requests that need the keys meanwhile wait for that "
         "same fetch, and get `503` if it has not brought them by then.",
     )
+    lambda_function_name: str | None = Field(
+        default=None,
+        validation_alias="AWS_LAMBDA_FUNCTION_NAME",
+        description="Set by the Lambda runtime, never by hand. Present, an unset `DYNAMODB_MODE` means real "
+        "DynamoDB in `AWS_REGION` (the function's) and an unset `AUTH_MODE` means `gateway`, so a function "
+        "created in the console from the zip needs no setting.",
+        json_schema_extra={"default_doc": "the function's name on Lambda, else unset"},
+    )
     api_gateway_base_path: str = Field(
         default="/",
         description="On Lambda behind an API Gateway custom domain with a base path mapping, that path "
@@ -331,13 +339,17 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _resolve_mode(self) -> Settings:
         if self.dynamodb_mode is None:
-            if self.dynamodb_endpoint is None:
+            if self.dynamodb_endpoint is None and self.on_lambda:
+                # The runtime's own variables are there: the function's account and region are the table's.
+                self.dynamodb_mode = "aws"
+            elif self.dynamodb_endpoint is None:
                 raise ConfigurationError(
                     "no DynamoDB configured: set AWS_ENDPOINT_URL_DYNAMODB to a local endpoint "
                     "(DynamoDB Local, dynalite, moto), DYNAMODB_MODE=aws for real AWS, or "
                     "DYNAMODB_MODE=embedded for an in-memory store"
                 )
-            self.dynamodb_mode = "endpoint"
+            else:
+                self.dynamodb_mode = "endpoint"
         elif self.dynamodb_mode == "endpoint" and self.dynamodb_endpoint is None:
             raise ConfigurationError("DYNAMODB_MODE=endpoint needs AWS_ENDPOINT_URL_DYNAMODB")
         elif self.dynamodb_mode != "endpoint" and self.dynamodb_endpoint is not None:
@@ -350,7 +362,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_cors(self) -> Settings:
         if self.cors_origins is None and self.auth != "none":
-            self.cors_origins = ["*"] if self.dynamodb_mode != "aws" else []
+            # On Lambda with nothing set (the console's zip) the course's pages call from their own origin,
+            # as the course's functions allow; technicians' routes still need a token in a header there.
+            self.cors_origins = ["*"] if self.dynamodb_mode != "aws" or self.on_lambda else []
         # With AUTH_MODE=none it stays None: every caller is a technician, so only pages on this machine.
         if self.cors_allow_credentials and self.cors_origins is not None:
             if "*" in self.cors_origins:
@@ -364,11 +378,19 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def on_lambda(self) -> bool:
+        """Whether this process is a Lambda function's (the runtime has set its variables)."""
+        return self.lambda_function_name is not None
+
+    @property
     def auth(self) -> AuthMode:
         """The resolved auth mode."""
         if self.auth_mode is not None:
             return self.auth_mode
-        return "none" if self.dynamodb_mode == "embedded" else "jwt"
+        if self.dynamodb_mode == "embedded":
+            return "none"
+        # On Lambda the course's API Gateway checks the tokens with its Cognito authorizer.
+        return "gateway" if self.on_lambda else "jwt"
 
     @property
     def technician_origins(self) -> list[str] | None:
