@@ -152,6 +152,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -
     app.state.backend = backend
     app.state.authenticator = authenticator
     app.state.settings = settings
+    # Set by `serve` on SIGTERM while it drains: the probes then answer 503 (service/routes/health.py).
+    app.state.draining = False
     app.state.public_list = RecentValue[bytes](settings.public_list_cache_seconds, clock=clock)
     routers = (website.router, website.admin, requests.router, health.router)
     # The routes go straight into the app's router, as routes declared on the app do. Included instead, each

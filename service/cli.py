@@ -11,8 +11,10 @@ import sys
 import threading
 import urllib.request
 from contextlib import AsyncExitStack
+from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from service.app import create_app
@@ -164,22 +166,51 @@ def _serve(settings: Settings) -> None:
         log.warning("status changes go to %s; watch them with `make watch-events`", settings.status_topic_arn)
     app = create_app(settings)
     collect_less_often()
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # keep the logging set up by configure_logging
+        access_log=False,  # the Edge middleware logs each request, with its id
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        http=bounded_http(settings),
+        ws="none",  # the service has no WebSocket routes
+        timeout_keep_alive=settings.keep_alive_seconds,
+    )
+    server = _DrainingServer(config, app, settings.shutdown_drain_seconds)
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            log_config=None,  # keep the logging set up by configure_logging
-            access_log=False,  # the Edge middleware logs each request, with its id
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
-            http=bounded_http(settings),
-            ws="none",  # the service has no WebSocket routes
-        )
+        server.run()
     finally:
         if relay is not None:
             relay.stop()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run does: the server never started (its error is logged)
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn's server, draining on the first SIGTERM or SIGINT: for `drain` seconds it answers on while its
+    probes say it is stopping, so a load balancer that checks them takes it out of rotation before it stops
+    accepting connections; then uvicorn's own graceful shutdown. A second signal stops it at once."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, drain: float) -> None:
+        super().__init__(config)
+        self._app = app
+        self._drain = drain
+        self._drain_timer: threading.Timer | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain > 0 and self._drain_timer is None and self.started:
+            self._app.state.draining = True
+            log.info("draining for %.1f s: the probes answer 503, requests are still served", self._drain)
+            self._drain_timer = threading.Timer(self._drain, super().handle_exit, (sig, frame))
+            self._drain_timer.daemon = True
+            self._drain_timer.start()
+            return
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+        super().handle_exit(sig, frame)
 
 
 def _healthcheck(settings: Settings) -> int:

@@ -20,7 +20,8 @@ ServiceError             status  code
 ├── HeadersTooLarge      431     headers_too_large
 ├── HttpError            4xx     http_error (any other refusal by the HTTP layer)
 ├── InternalError        500     internal_error
-└── BackendUnavailable   503     backend_unavailable
+├── BackendUnavailable   503     backend_unavailable
+└── ShuttingDown         503     shutting_down
 """
 
 from __future__ import annotations
@@ -254,6 +255,14 @@ class BackendUnavailable(ServiceError):
 
 
 # The catalogue, in order of status: every code the service answers.
+class ShuttingDown(ServiceError):
+    """This instance is stopping: its probes say so while it drains, so the load balancer sends no more."""
+
+    status_code = 503
+    code = "shutting_down"
+    description = "This instance is stopping; another one answers"
+
+
 ERRORS: tuple[type[ServiceError], ...] = (
     InvalidCursor,
     Unauthorized,
@@ -274,6 +283,7 @@ ERRORS: tuple[type[ServiceError], ...] = (
     HttpError,
     InternalError,
     BackendUnavailable,
+    ShuttingDown,
 )
 
 

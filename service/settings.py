@@ -189,6 +189,23 @@ class Settings(BaseSettings):
         "a request's body may take to arrive under `serve`, from the end of its headers; then `408` and the "
         "connection is closed. The largest body, `MAX_BODY_BYTES`, takes 13 s at 10 KB/s.",
     )
+    keep_alive_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="Seconds an idle kept-alive connection stays open under `serve`. Behind a load balancer, "
+        "make it longer than the balancer's own idle timeout (an ALB's is 60 s), so that the balancer never "
+        "sends a request on a connection the service is closing.",
+    )
+    shutdown_drain_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="After SIGTERM, `serve` keeps answering for this long while `/healthz` and `/readyz` "
+        "answer `503`, so a load balancer that health-checks it stops sending requests before it stops "
+        "accepting connections; then the requests in flight finish. `0`: stop accepting at once (ECS "
+        "deregisters a task from its target group before it sends SIGTERM).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`."
     )

@@ -144,3 +144,17 @@ def test_serve_exits_at_once_naming_the_setting_when_its_port_is_taken(setting: 
     assert done.returncode == 2, done.stderr
     assert f"127.0.0.1:{taken}" in done.stderr
     assert f"set {setting} to another port" in done.stderr
+
+
+def test_after_sigterm_a_draining_instance_fails_its_probes_but_serves_on_then_stops() -> None:
+    """What lets a load balancer take it out of rotation before it stops accepting connections."""
+    with running_service(SHUTDOWN_DRAIN_SECONDS="3") as service:
+        service.process.send_signal(signal.SIGTERM)
+        probes = [httpx.get(f"{service.url}{path}") for path in ("/healthz", "/readyz")]
+        served = httpx.get(f"{service.url}/service-request")
+        assert [p.status_code for p in probes] == [503, 503]
+        assert {p.json()["code"] for p in probes} == {"shutting_down"}
+        assert served.status_code == 200
+        output, _ = service.process.communicate(timeout=30)
+        assert service.process.returncode in (0, -signal.SIGTERM)
+    assert "draining for 3.0 s" in output
