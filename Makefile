@@ -63,10 +63,10 @@ test-dynalite: $(STAMP) $(DYNALITE_STAMP)  ## the suite against dynalite, a seco
 test-fuzz: $(STAMP)  ## only the generated and hostile-input tests (schemathesis over the OpenAPI document)
 	$(BIN)/python -m pytest -m fuzz
 
-lint: $(STAMP)  ## ruff (checks and formatting), cfn-lint on the SAM template, hadolint on the Dockerfile
+lint: $(STAMP)  ## ruff (checks and formatting), cfn-lint on the SAM and ECS templates, hadolint on the Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml ecs.yaml
 	$(BIN)/hadolint Dockerfile
 
 compose-config:  ## validate docker-compose.yml as Compose reads it (needs Debian's docker-compose)
