@@ -44,6 +44,10 @@ def stack() -> dict[str, Any]:
     return created(load("ecs.yaml"), GIVEN)
 
 
+# An Application Load Balancer's idle timeout, which the template leaves at its default.
+ALB_IDLE_TIMEOUT_SECONDS = 60
+
+
 def _one(stack: dict[str, Any], kind: str) -> dict[str, Any]:
     (resource,) = of_type(stack, kind).values()
     properties: dict[str, Any] = resource["Properties"]
@@ -216,3 +220,6 @@ def test_the_container_is_configured_for_dynamodb_cognito_cors_and_the_load_bala
     assert settings.cursor_secret.get_secret_value() == GIVEN["CursorSecret"]
     # The load balancer's addresses are the VPC's: its X-Forwarded-For is believed, and nobody else's.
     assert settings.forwarded_allow_ips == VPC_CIDR
+    # An ALB keeps idle connections to its targets for 60 s: the service keeps them longer, so the balancer
+    # never sends a request on one the service is closing.
+    assert settings.keep_alive_seconds > ALB_IDLE_TIMEOUT_SECONDS
