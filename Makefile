@@ -119,7 +119,7 @@ REQUEST_PATH_ARGS ?=
 bench-instructions: $(STAMP)  ## the service's own instructions per GET, under valgrind (a few minutes; apt-get install valgrind)
 	$(BIN)/python -m bench.request_path --instructions $(REQUEST_PATH_ARGS)
 
-docs: $(STAMP)  ## rewrite the settings table of docs/operations.md from service/settings.py
+docs: $(STAMP)  ## rewrite the settings table of docs/operations.md from service/core/settings.py
 	$(BIN)/python -m scripts.settings_doc
 
 lock:  ## re-resolve the pinned dependency sets after editing pyproject.toml (needs uv)

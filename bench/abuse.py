@@ -28,7 +28,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from bench.table import Requests, bench_settings, load, table_client
-from service.app import create_app
+from service.http.app import create_app
 from tests.servers import dynalite_server
 
 if TYPE_CHECKING:

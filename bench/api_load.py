@@ -42,8 +42,8 @@ from ulid import ULID
 
 from bench.common import ROOT
 from bench.table import TABLE, Requests, bench_settings, load, table_client
-from service.dynamo import open_client
-from service.models import ACTIVE_STATUSES
+from service.core.models import ACTIVE_STATUSES
+from service.storage.backend import open_client
 from tests.servers import dynalite_server, free_port, stop_process
 
 if TYPE_CHECKING:

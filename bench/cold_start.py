@@ -48,10 +48,10 @@ from bench.common import (
     local_aws_env,
 )
 from scripts.lambda_zip import PACKAGE_DIR, interpreter
-from service.dynamo import Backend, open_client
-from service.lab import seed
-from service.settings import Settings
-from service.table import ensure_tables
+from service.core.settings import Settings
+from service.local.lab_rows import seed
+from service.storage.backend import Backend, open_client
+from service.storage.tables import ensure_tables
 from tests.servers import moto_server
 
 # What Lambda's Python runtime provides beside the package: SnapStart's hook registry, copied from the

@@ -50,16 +50,16 @@ from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from bench.api_load import bare_calls, prepare
 from bench.common import ROOT, instructions
 from bench.table import REGION, TABLE, bench_settings
-from service.app import create_app
-from service.dynamo import open_client
-from service.logs import configure_logging
+from service.core.logs import configure_logging
+from service.http.app import create_app
+from service.storage.backend import open_client
 from tests.lambda_events import Context, rest_api
 from tests.servers import dynalite_server
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message
 
-    from service.settings import Settings
+    from service.core.settings import Settings
 
 Step = Callable[[], Awaitable[None]]
 LAYERS = (
@@ -74,10 +74,10 @@ OWN_REQUESTS = 1000
 OWN_WORK = """
 import gc, os, sys
 import uvloop
-from service.app import create_app
-from service.logs import configure_logging
-from service.models import ServiceRequest
-from service.settings import Settings
+from service.http.app import create_app
+from service.core.logs import configure_logging
+from service.core.models import ServiceRequest
+from service.core.settings import Settings
 
 ITEM = ServiceRequest.model_validate({
     "license_plate": "ABC123", "service_id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "phone_number": "208-555-0101",

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from ulid import ULID
 
-from service.dynamo import open_client
-from service.models import ACTIVE_STATUSES, Status
-from service.settings import Settings
-from service.table import ensure_tables
+from service.core.models import ACTIVE_STATUSES, Status
+from service.core.settings import Settings
+from service.storage.backend import open_client
+from service.storage.tables import ensure_tables
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient

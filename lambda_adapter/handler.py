@@ -26,14 +26,14 @@ from mangum.types import LambdaContext, LambdaEvent
 from pydantic import ValidationError
 
 from lambda_adapter import snapstart
-from lambda_adapter.events import REQUESTS, DirectInvocation
+from lambda_adapter.event_handlers import REQUESTS, DirectInvocation
 from lambda_adapter.shapes import MalformedEvent
-from service.app import create_app
-from service.collection import collect_less_often
-from service.dynamo import Backend
-from service.logs import configure_logging, invocation_id
-from service.settings import ConfigurationError, Settings
-from service.warmup import answered_locally
+from service.core.garbage_collection import collect_less_often
+from service.core.logs import configure_logging, invocation_id
+from service.core.settings import ConfigurationError, Settings
+from service.http.app import create_app
+from service.storage.backend import Backend
+from service.storage.warmup import answered_locally
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from service.errors import ErrorBody, FieldError, HttpError
+from service.core.errors import ErrorBody, FieldError, HttpError
 
 # API Gateway, Function URLs and ALBs take `statusCode` and `headers`; an ALB target group with multi-value
 # headers on takes `multiValueHeaders` instead, and Lambda@Edge `status` and CloudFront's headers.

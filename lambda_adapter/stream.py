@@ -12,10 +12,10 @@ from typing import Any
 
 from mangum.types import LambdaContext
 
-from service.clients import open_sns, open_sqs
-from service.events import PublishFailed, StatusPublisher, UnreadableRecord, record_sequence
-from service.failures import FailedRecord, FailureQueue, KeepFailed
-from service.settings import ConfigurationError, Settings
+from service.core.settings import ConfigurationError, Settings
+from service.events.failure_queue import FailedRecord, FailureQueue, KeepFailed
+from service.events.messages import PublishFailed, StatusPublisher, UnreadableRecord, record_sequence
+from service.storage.aws import open_sns, open_sqs
 
 log = logging.getLogger(__name__)
 

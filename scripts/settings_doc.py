@@ -13,10 +13,10 @@ from pathlib import Path
 from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 
-from service.settings import Settings
+from service.core.settings import Settings
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
-BEGIN = "<!-- settings table: made by scripts/settings_doc.py from service/settings.py -->"
+BEGIN = "<!-- settings table: made by scripts/settings_doc.py from service/core/settings.py -->"
 END = "<!-- end of settings table -->"
 
 

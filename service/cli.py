@@ -17,23 +17,23 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from service.app import create_app
-from service.audit import audit
-from service.clients import open_sns, open_sqs, open_streams
-from service.collection import collect_less_often
-from service.connections import bounded_http
-from service.dynamo import Backend, open_client
-from service.embedded import ensure_port_free, start_embedded_dynamodb
-from service.events import StatusPublisher
-from service.failures import FAILURE_QUEUE, ensure_failure_queue, open_failure_queue
-from service.guard import deadline_guard
-from service.hosts import is_local
-from service.lab import seed
-from service.labqueues import ALL_QUEUE, QUEUES, ensure_lab_topic, watch
-from service.logs import configure_logging
-from service.relay import RelayError, StreamRelay
-from service.settings import ConfigurationError, Settings
-from service.table import SchemaMismatch, ensure_tables
+from service.core.garbage_collection import collect_less_often
+from service.core.hosts import is_local
+from service.core.logs import configure_logging
+from service.core.settings import ConfigurationError, Settings
+from service.events.failure_queue import FAILURE_QUEUE, ensure_failure_queue, open_failure_queue
+from service.events.messages import StatusPublisher
+from service.events.relay import RelayError, StreamRelay
+from service.http.app import create_app
+from service.http.uvicorn_connections import bounded_http
+from service.local.embedded import ensure_port_free, start_embedded_dynamodb
+from service.local.lab_queues import ALL_QUEUE, QUEUES, ensure_lab_topic, watch
+from service.local.lab_rows import seed
+from service.storage.audit import audit
+from service.storage.aws import open_sns, open_sqs, open_streams
+from service.storage.backend import Backend, open_client
+from service.storage.guard import deadline_guard
+from service.storage.tables import SchemaMismatch, ensure_tables
 
 log = logging.getLogger("service")
 

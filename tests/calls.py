@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from fastapi import FastAPI
 
-from service.settings import Settings
+from service.core.settings import Settings
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient

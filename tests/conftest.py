@@ -11,10 +11,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.dynamo import open_client
-from service.settings import Settings
-from service.table import ensure_tables
+from service.core.settings import Settings
+from service.http.app import create_app
+from service.storage.backend import open_client
+from service.storage.tables import ensure_tables
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool, serve_user_pool
 from tests.helpers import ManualClock, api_client, make_settings, served
 from tests.servers import dynalite_server, moto_server

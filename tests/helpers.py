@@ -11,8 +11,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.settings import Settings
+from service.core.settings import Settings
+from service.http.app import create_app
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient

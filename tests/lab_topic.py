@@ -8,9 +8,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from service.clients import open_sns, open_sqs
-from service.labqueues import queue_arn, topic_may_send
-from service.settings import Settings
+from service.core.settings import Settings
+from service.local.lab_queues import queue_arn, topic_may_send
+from service.storage.aws import open_sns, open_sqs
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from service.audit import audit, inspect
-from service.models import Status
-from service.settings import Settings
-from service.table import KEY_SCHEMA
+from service.core.models import Status
+from service.core.settings import Settings
+from service.storage.audit import audit, inspect
+from service.storage.tables import KEY_SCHEMA
 from tests.helpers import put_raw
 from tests.process import as_run_here
 

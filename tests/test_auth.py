@@ -15,8 +15,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
 
-from service.app import create_app
-from service.settings import Settings
+from service.core.settings import Settings
+from service.http.app import create_app
 from tests.cognito import UserPool, new_key
 from tests.helpers import FORM, api_client, make_settings
 

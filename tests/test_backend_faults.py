@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from service.dynamo import open_client
-from service.guard import missing_table
-from service.settings import Settings
-from service.table import ensure_table, ensure_tables
+from service.core.settings import Settings
+from service.storage.backend import open_client
+from service.storage.guard import missing_table
+from service.storage.tables import ensure_table, ensure_tables
 from tests.cognito import UserPool
 from tests.helpers import FORM, api_client, count_items, make_settings, new_request
 from tests.servers import Answer, Request, free_port, json_server, moto_server

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from service.dynamo import open_client
-from service.settings import Settings
+from service.core.settings import Settings
+from service.storage.backend import open_client
 from tests.chromium import BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool
 from tests.helpers import FORM, make_settings

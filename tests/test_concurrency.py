@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from service.models import HISTORY_MAX, Status
+from service.core.models import HISTORY_MAX, Status
 from tests.helpers import create, put_raw, raw_item
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.helpers import FORM
 from tests.process import ServiceProcess, running_service
 

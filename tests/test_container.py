@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.process import (
     HEALTHCHECK_COMMAND,
     INIT_EVENTS_COMMAND,

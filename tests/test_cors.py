@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from service.cli import main
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.cognito import UserPool
 from tests.helpers import api_client, create, make_settings, new_request
 

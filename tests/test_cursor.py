@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from service.cursor import CursorCodec
-from service.errors import InvalidCursor
+from service.core.errors import InvalidCursor
+from service.storage.cursors import CursorCodec
 
 KEYS = frozenset({"license_plate", "service_id"})
 POSITION = {"license_plate": "8B1111", "service_id": "01JD8Y6V2ZK4M7Q9R3T5W8X0AB"}

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from service.docs import redoc_page, swagger_ui_page
+from service.http.doc_pages import redoc_page, swagger_ui_page
 from tests.helpers import api_client, make_settings
 
 # Every URL a page can load from: src, href, ReDoc's spec-url, and the spec URL handed to Swagger UI.

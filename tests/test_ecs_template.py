@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pydantic import AliasChoices
 
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.cloudformation import ROOT, created, lint_findings, load, of_type
 
 LAB_ROLE = "arn:aws:iam::123456789012:role/LabRole"

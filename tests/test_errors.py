@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from service.errors import ERRORS, ErrorBody, ServiceError
+from service.core.errors import ERRORS, ErrorBody, ServiceError
 
 SERVICE = Path(__file__).resolve().parent.parent / "service"
 

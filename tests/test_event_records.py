@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from service.events import (
+from service.events.failure_queue import FailedRecord
+from service.events.messages import (
     MAXIMUM_RETRY_ATTEMPTS,
     SNS_MESSAGE_MOST,
     TEXT_MOST,
@@ -20,8 +21,7 @@ from service.events import (
     status_change,
     subject,
 )
-from service.failures import FailedRecord
-from service.relay import TRIES
+from service.events.relay import TRIES
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:VehicleStatus"
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"

@@ -22,15 +22,15 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from lambda_adapter.stream import StreamFunction
-from service.audit import audit
-from service.clients import open_sns, open_sqs, open_streams
-from service.dynamo import open_client
-from service.events import TEXT_MOST, PublishFailed, StatusPublisher
-from service.failures import ensure_failure_queue, open_failure_queue
-from service.guard import deadline_guard
-from service.labqueues import watch
-from service.relay import TRIES, StreamRelay
-from service.settings import ConfigurationError, Settings
+from service.core.settings import ConfigurationError, Settings
+from service.events.failure_queue import ensure_failure_queue, open_failure_queue
+from service.events.messages import TEXT_MOST, PublishFailed, StatusPublisher
+from service.events.relay import TRIES, StreamRelay
+from service.local.lab_queues import watch
+from service.storage.audit import audit
+from service.storage.aws import open_sns, open_sqs, open_streams
+from service.storage.backend import open_client
+from service.storage.guard import deadline_guard
 from tests.helpers import FORM, create
 from tests.lab_topic import ALL, COMPLETED, TOPIC_ARN, LabTopic, Received, module_8, with_events
 from tests.lambda_events import Context
@@ -583,7 +583,7 @@ async def test_a_record_sns_keeps_refusing_is_kept_after_as_many_tries_as_lambda
         relay = await _relay(settings, stack, sns=sns, poll_seconds=0.02)
         stop = asyncio.Event()
         started = time.monotonic()
-        with caplog.at_level(logging.ERROR, logger="service.relay"):
+        with caplog.at_level(logging.ERROR, logger="service.events.relay"):
             running = asyncio.create_task(relay.run(stop))
             try:
                 received = await _arriving(lab, 1, within=30)

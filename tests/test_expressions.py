@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from service.expressions import Parameters, as_read, projection, version_is
+from service.storage.expressions import Parameters, as_read, projection, version_is
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.app import create_app
-from service.dynamo import Backend
-from service.lab import seed
-from service.settings import Settings
+from service.core.settings import Settings
+from service.http.app import create_app
+from service.local.lab_rows import seed
+from service.storage.backend import Backend
 from tests.cognito import UserPool, new_key
 from tests.helpers import make_settings
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.cognito import UserPool
 from tests.helpers import FORM, api_client, new_request
 

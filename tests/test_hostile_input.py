@@ -12,8 +12,7 @@ import pytest
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message
 
-from service.app import create_app
-from service.models import (
+from service.core.models import (
     ACTOR_MAX,
     HISTORY_MAX,
     KeyText,
@@ -22,7 +21,8 @@ from service.models import (
     ServiceRequestUpdate,
     Status,
 )
-from service.settings import Settings
+from service.core.settings import Settings
+from service.http.app import create_app
 from tests.helpers import api_client, new_request
 
 pytestmark = pytest.mark.fuzz

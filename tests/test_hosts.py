@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from service.cors import LOCAL_ORIGINS
-from service.hosts import is_local, relative_location
-from service.settings import Settings
+from service.core.hosts import is_local, relative_location
+from service.core.settings import Settings
+from service.http.cors import LOCAL_ORIGINS
 from tests.cognito import UserPool
 from tests.helpers import FORM, api_client
 
@@ -72,7 +72,7 @@ def test_other_host_names(host: str) -> None:
 @pytest.mark.parametrize("host", LOCAL + NOT_LOCAL)
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_the_pages_on_this_machine_are_those_of_the_local_host_names(scheme: str, host: str) -> None:
-    """What AUTH_MODE=none grants by default (service.cors) is what it answers (service.hosts)."""
+    """What AUTH_MODE=none grants by default (service.http.cors) is what it answers (service.core.hosts)."""
     assert (re.fullmatch(LOCAL_ORIGINS, f"{scheme}://{host}") is not None) == is_local(host)
 
 

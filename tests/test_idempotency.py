@@ -11,11 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.caller import Caller
-from service.idempotency import IdempotencyKey, caller_key
-from service.models import ServiceRequestCreate
-from service.settings import Settings
+from service.core.models import ServiceRequestCreate
+from service.core.settings import Settings
+from service.http.app import create_app
+from service.http.caller import Caller
+from service.storage.idempotency import IdempotencyKey, caller_key
 from tests.calls import Calls, racing, stopped_at
 from tests.cognito import UserPool
 from tests.helpers import FORM, ManualClock, count_items, new_request, served

@@ -13,7 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.cognito import UserPool, serve_user_pool
 from tests.helpers import api_client
 from tests.servers import Answer, Request, json_server

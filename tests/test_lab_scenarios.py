@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from service.dynamo import Backend
-from service.lab import LAB_ROWS, seed
-from service.settings import Settings
+from service.core.settings import Settings
+from service.local.lab_rows import LAB_ROWS, seed
+from service.storage.backend import Backend
 from tests.helpers import put_raw, raw_item
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ import pytest
 
 from lambda_adapter import handler as handler_module
 from lambda_adapter.handler import LambdaAdapter
-from service.dynamo import Backend
-from service.guard import missing_table
-from service.settings import Settings
+from service.core.settings import Settings
+from service.storage.backend import Backend
+from service.storage.guard import missing_table
 from tests.helpers import FORM
 from tests.lambda_events import CLAIMS, CONSOLE_TEST_EVENTS, Context, alb, http_api, lambda_at_edge, rest_api
 

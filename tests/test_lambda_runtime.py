@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.helpers import FORM
 from tests.lambda_events import CLAIMS, rest_api
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from service.models import ACTIVE_STATUSES, Status
+from service.core.models import ACTIVE_STATUSES, Status
 from tests.helpers import all_pages, create, put_raw
 
 if TYPE_CHECKING:

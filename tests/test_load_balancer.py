@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.cognito import CLIENT_ID, POOL_ID, UserPool
 from tests.process import SERVE_COMMAND, as_run_here
 from tests.servers import HOST, free_port, stop_process

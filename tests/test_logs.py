@@ -14,9 +14,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from service.app import create_app
-from service.logs import LogFormat, configure_logging
-from service.settings import Settings
+from service.core.logs import LogFormat, configure_logging
+from service.core.settings import Settings
+from service.http.app import create_app
 from tests.cognito import UserPool
 from tests.helpers import api_client, create, new_request
 
@@ -136,7 +136,7 @@ def test_text_format_is_for_people_and_still_carries_the_request_id() -> None:
 
 # A record of the text format starts with its date; anything else at the margin would be forged.
 _TEXT_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+ \[[^\]]+\]: ")
-FORGED = "2026-11-26 10:00:00,000 WARNING service.auth [-]: technician tech logged in"
+FORGED = "2026-11-26 10:00:00,000 WARNING service.identity.modes [-]: technician tech logged in"
 
 
 async def test_text_logs_escape_control_characters_so_a_path_forges_no_line(
@@ -162,7 +162,7 @@ def test_text_logs_indent_tracebacks_and_escape_their_control_characters() -> No
         try:
             raise ValueError(f"a value with a line break\n{FORGED}\rand a carriage return")
         except ValueError:
-            logging.getLogger("service.app").exception("unhandled error on GET /explode")
+            logging.getLogger("service.http.app").exception("unhandled error on GET /explode")
     first, *traceback = stream.getvalue().splitlines()
     assert _TEXT_RECORD.match(first)
     assert traceback
@@ -174,7 +174,7 @@ def test_text_logs_indent_tracebacks_and_escape_their_control_characters() -> No
 def test_dynamodb_libraries_stay_quiet_at_debug(log_output: io.StringIO) -> None:
     """botocore's DEBUG lines hold whole DynamoDB requests, phone numbers included."""
     logging.getLogger("botocore.endpoint").debug("Making request with params: %s", PHONE)
-    logging.getLogger("service.repository").debug("our own debug line")
+    logging.getLogger("service.storage.repository").debug("our own debug line")
     assert PHONE not in log_output.getvalue()
     assert "our own debug line" in log_output.getvalue()
 
@@ -198,4 +198,4 @@ async def test_an_unexpected_error_answers_500_with_the_request_id_and_logs_it(
     lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
     by_logger = {line["logger"]: line for line in lines if line.get("request_id") == "bug-7"}
     assert by_logger["service.requests"]["status"] == 500
-    assert "RuntimeError" in by_logger["service.app"]["exc_info"]
+    assert "RuntimeError" in by_logger["service.http.app"]["exc_info"]

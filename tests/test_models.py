@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from service import models
-from service.models import (
+from service.core.models import (
     ACTIVE_STATUSES,
     ServiceRequestCreate,
     ServiceRequestUpdate,

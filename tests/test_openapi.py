@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from service.app import create_app
-from service.routes import health, requests, website
+from service.http.app import create_app
+from service.http.routes import health, requests, website
 from tests.helpers import make_settings
 
 

@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 from starlette.requests import HTTPConnection
 
-from service.app import create_app
-from service.caller import Caller, client_address
-from service.idempotency import caller_key
-from service.settings import Settings
+from service.core.settings import Settings
+from service.http.app import create_app
+from service.http.caller import Caller, client_address
+from service.storage.idempotency import caller_key
 from tests.calls import Calls, racing
 from tests.cognito import UserPool
 from tests.helpers import FORM, ManualClock, count_items, served

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.cache import RecentValue
-from service.models import ACTIVE_STATUSES, OPEN_STATUSES
-from service.settings import Settings
+from service.core.cache import RecentValue
+from service.core.models import ACTIVE_STATUSES, OPEN_STATUSES
+from service.core.settings import Settings
 from tests.calls import Calls
 from tests.helpers import ManualClock, create
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from service.models import Status
+from service.core.models import Status
 from tests.helpers import count_items, create, new_request, raw_item
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.settings import ConfigurationError, Settings
+from service.core.settings import ConfigurationError, Settings
 
 _VARIABLES = (
     "AWS_ENDPOINT_URL_DYNAMODB",

@@ -19,7 +19,7 @@ from cfnlint.decode import decode
 
 from lambda_adapter import snapstart
 from lambda_adapter.handler import LambdaAdapter
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.helpers import FORM
 from tests.lambda_events import CLAIMS, Context, rest_api
 from tests.servers import Answer, Relay, Request, json_server, tcp_relay
@@ -119,7 +119,7 @@ print(json.dumps({
     assert found["frozen"] > 100_000
     assert relay.made == 0, "opening the client sends nothing"
     # pythonjsonlogger is needed: the function's log lines are JSON (LOG_FORMAT's default).
-    unneeded = {"uvicorn", "jwt", "tqdm", "moto", "service.cli", "service.audit"}
+    unneeded = {"uvicorn", "jwt", "tqdm", "moto", "service.cli", "service.storage.audit"}
     assert unneeded.isdisjoint(found["modules"])
 
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from service.app import create_app
-from service.models import HISTORY_MAX
-from service.settings import Settings
+from service.core.models import HISTORY_MAX
+from service.core.settings import Settings
+from service.http.app import create_app
 from tests.calls import Calls
 from tests.helpers import FORM, api_client, create, make_settings, put_raw, raw_item
 from tests.lab_topic import TOPIC_ARN

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from service.settings import Settings
-from service.table import SchemaMismatch, ensure_table
+from service.core.settings import Settings
+from service.storage.tables import SchemaMismatch, ensure_table
 from tests.conftest import SERVER
 from tests.process import INIT_TABLE_COMMAND
 

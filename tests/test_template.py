@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.calls import Calls, racing
 from tests.cloudformation import created, expand_sam, lint_findings, load, of_type
 from tests.helpers import FORM, new_request

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from service.models import ACTIVE_STATUSES, Status
+from service.core.models import ACTIVE_STATUSES, Status
 from tests.helpers import FORM, count_items, create, put_raw, raw_item
 
 if TYPE_CHECKING:
