@@ -13,7 +13,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.storage.aws import AWS_ERRORS, error_code
-from service.storage.repository import to_model
+from service.storage.items import to_model
 from service.storage.tables import STATUS_CHANGED
 
 if TYPE_CHECKING:
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from types_aiobotocore_sns.type_defs import PublishInputTypeDef
 
 log = logging.getLogger(__name__)
+
+# SNS not answering in time, refusing, or unreachable.
+_PUBLISH_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *AWS_ERRORS)
 
 # What the lab's filter policy reads ({"service_status": ["Completed"]}), as a message attribute.
 STATUS_ATTRIBUTE = "service_status"
@@ -203,7 +206,7 @@ class StatusPublisher:
         try:
             async with asyncio.timeout(PUBLISH_DEADLINE):
                 await self._sns.publish(**publish)
-        except (TimeoutError, *AWS_ERRORS) as exc:
+        except _PUBLISH_ERRORS as exc:
             code = error_code(exc)
             why = code or type(exc).__name__
             log.warning("publishing %s failed: %s", change.event_id, why)

@@ -18,6 +18,7 @@ from service.identity.claims import Authenticator, Claims, subject
 from service.storage.backend import Backend
 from service.storage.idempotency import IdempotencyKey, caller_key
 from service.storage.repository import Repository
+from service.storage.submissions import Submissions
 
 # The scheme the API document gives the technicians' routes (Swagger's "Authorize" button); the check itself
 # is the authenticator's. Written into the document rather than declared as a dependency (FastAPI's
@@ -37,6 +38,13 @@ async def repository(request: Request) -> Repository:
     every request."""
     backend: Backend = request.app.state.backend
     return await backend.repository()
+
+
+async def submissions(request: Request) -> Submissions:
+    """The app's creates-once (Idempotency-Key, the form's duplicate key, the per-address limit), as
+    `repository` hands out the repository."""
+    backend: Backend = request.app.state.backend
+    return await backend.submissions()
 
 
 async def require_technician(request: Request) -> Claims:

@@ -15,6 +15,7 @@ from service.core.settings import Settings
 from service.storage.aws import open_aws_client
 from service.storage.cursors import CursorCodec
 from service.storage.repository import Repository
+from service.storage.submissions import Submissions
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -48,6 +49,7 @@ class Backend:
         self._cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode("utf-8"))
         self._stack = AsyncExitStack()
         self._repository: Repository | None = None
+        self._submissions: Submissions | None = None
         self._client: DynamoDBClient | None = None
         self._lock = asyncio.Lock()
         self.clients_opened = 0
@@ -58,10 +60,16 @@ class Backend:
                 if self._repository is None:
                     client = self._client = await open_client(self._settings, self._stack)
                     self.clients_opened += 1
-                    self._repository = Repository(
+                    repository = Repository(
                         client,
                         self._settings.table_name,
                         self._cursors,
+                        idempotency_table=self._settings.idempotency_table_name,
+                        deadline=self._settings.dynamodb_deadline,
+                    )
+                    self._submissions = Submissions(
+                        repository,
+                        client,
                         idempotency_table=self._settings.idempotency_table_name,
                         idempotency_ttl=self._settings.idempotency_ttl_seconds,
                         duplicate_window=self._settings.duplicate_window_seconds,
@@ -70,12 +78,19 @@ class Backend:
                         deadline=self._settings.dynamodb_deadline,
                         clock=self._clock,
                     )
+                    self._repository = repository
                     log.info(
                         "DynamoDB client ready: table %s, %s",
                         self._settings.table_name,
                         self._settings.dynamodb_endpoint or f"AWS {self._settings.aws_region}",
                     )
         return self._repository
+
+    async def submissions(self) -> Submissions:
+        """The process's creates-once, through its repository (opened if need be)."""
+        await self.repository()
+        assert self._submissions is not None
+        return self._submissions
 
     async def client(self) -> DynamoDBClient:
         """The process's DynamoDB client (opened if need be): tools hook into its botocore events."""
@@ -95,7 +110,7 @@ class Backend:
             _close_idle(connector)
 
     async def aclose(self) -> None:
-        self._repository = self._client = None
+        self._repository = self._client = self._submissions = None
         await self._stack.aclose()
 
 

@@ -34,6 +34,7 @@ from service.http.deps import (
     etag,
     repository,
     require_technician,
+    submissions,
 )
 from service.http.responses import error_responses
 
@@ -65,8 +66,8 @@ async def create_request(
     key: IdempotencyKeyDep,
     technician: TechnicianDep,
 ) -> ServiceRequest:
-    repo = await repository(request)
-    created, replayed = await repo.create(new, by=technician, idempotency=key)
+    creates = await submissions(request)
+    created, replayed = await creates.create(new, by=technician, idempotency=key)
     response.headers["ETag"] = etag(created)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"

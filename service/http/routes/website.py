@@ -43,6 +43,7 @@ from service.http.deps import (
     repository,
     require_technician,
     scoped_key,
+    submissions,
 )
 from service.http.responses import error_responses
 from service.storage.idempotency import IdempotencyKey
@@ -204,10 +205,10 @@ async def request_service(
     first; once that request is deleted, Completed or Service Rejected, the form is a new request.
     Anonymous callers may send `PUBLIC_CREATE_LIMIT` forms per `PUBLIC_CREATE_WINDOW_SECONDS` from one
     address, then get `429`."""
-    repo = await repository(request)
+    creates = await submissions(request)
     if caller.address is not None:
-        await repo.limit_anonymous_create(caller.address)
-    await repo.create(
+        await creates.limit_anonymous_create(caller.address)
+    await creates.create(
         ServiceRequestCreate(**new.model_dump()), by=PUBLIC_ACTOR, idempotency=key, once_per_form=True
     )
     return CREATED
