@@ -29,7 +29,7 @@ from asgi_lifespan import LifespanManager
 
 from bench.table import Requests, bench_settings, load, table_client
 from service.http.app import create_app
-from tests.servers import dynalite_server
+from tests.support.servers import dynalite_server
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient

@@ -32,7 +32,7 @@ from asgi_lifespan import LifespanManager
 from bench.common import NODE_DIR, ROOT, add_lab_text_argument, lab_dynamo_service, local_aws_env
 from bench.table import TABLE, Requests, bench_settings, item_size, load, table_client
 from service.http.app import create_app
-from tests.servers import dynalite_server
+from tests.support.servers import dynalite_server
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient

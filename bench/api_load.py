@@ -44,7 +44,7 @@ from bench.common import ROOT
 from bench.table import TABLE, Requests, bench_settings, load, table_client
 from service.core.models import ACTIVE_STATUSES
 from service.storage.backend import open_client
-from tests.servers import dynalite_server, free_port, stop_process
+from tests.support.servers import dynalite_server, free_port, stop_process
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient

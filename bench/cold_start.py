@@ -5,9 +5,9 @@
   client and makes one Query, on the same package;
 - the service cold: the deployable package (`make lambda-zip`), its handler imported and answering its first
   `GET /service-request`;
-- the service restored: SnapStart simulated (tests/snapstart_copies.py): a process imports the handler and
-  runs the before-snapshot hooks, then forks; the copy runs the after-restore hooks and answers the same
-  request.
+- the service restored: SnapStart simulated (tests/support/snapstart_copies.py): a process imports the
+  handler and runs the before-snapshot hooks, then forks; the copy runs the after-restore hooks and answers
+  the same request.
 
 It prints the medians and ratios against the targets, each run's figures, where the cold start's import time
 goes (`python -X importtime`), and draws docs/cold-start.png. With --before DIR (an earlier build's
@@ -52,12 +52,12 @@ from service.core.settings import Settings
 from service.local.lab_rows import seed
 from service.storage.backend import Backend, open_client
 from service.storage.tables import ensure_tables
-from tests.servers import moto_server
+from tests.support.servers import moto_server
 
 # What Lambda's Python runtime provides beside the package: SnapStart's hook registry, copied from the
 # development install.
 RUNTIME_DIR = ROOT / "build" / "bench-runtime"
-SNAPSTART_COPIES = ROOT / "tests" / "snapstart_copies.py"
+SNAPSTART_COPIES = ROOT / "tests" / "support" / "snapstart_copies.py"
 
 COLD = """
 import json, sys, time

@@ -53,8 +53,8 @@ from bench.table import REGION, TABLE, bench_settings
 from service.core.logs import configure_logging
 from service.http.app import create_app
 from service.storage.backend import open_client
-from tests.lambda_events import Context, rest_api
-from tests.servers import dynalite_server
+from tests.support.lambda_events import Context, rest_api
+from tests.support.servers import dynalite_server
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message

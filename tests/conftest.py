@@ -15,9 +15,9 @@ from service.core.settings import Settings
 from service.http.app import create_app
 from service.storage.backend import open_client
 from service.storage.tables import ensure_tables
-from tests.cognito import CLIENT_ID, POOL_ID, UserPool, serve_user_pool
-from tests.helpers import ManualClock, api_client, make_settings, served
-from tests.servers import dynalite_server, moto_server
+from tests.support.cognito import CLIENT_ID, POOL_ID, UserPool, serve_user_pool
+from tests.support.helpers import ManualClock, api_client, make_settings, served
+from tests.support.servers import dynalite_server, moto_server
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient

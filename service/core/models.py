@@ -41,7 +41,7 @@ OPEN_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s not in {Status.
 ACTIVE_STATUSES: tuple[Status, ...] = tuple(s for s in OPEN_STATUSES if s is not Status.NEW_REQUEST)
 
 # What people may type, in characters; each bound is far above what a person types, and together they
-# keep an item far below DynamoDB's 400 KB (tests/test_hostile_input.py adds it up).
+# keep an item far below DynamoDB's 400 KB (tests/http/test_hostile_input.py adds it up).
 PLATE_MAX = 40
 PHONE_MAX = 100
 DESCRIPTION_MAX = 10_000
@@ -93,8 +93,8 @@ def _one_line_break(value: Any) -> Any:
     return _LINE_BREAK.sub("\n", value) if isinstance(value, str) else value
 
 
-# A canonical plate settles in one or two rounds of _plate_round; more rounds than this would mean a
-# cycle, which no text is known to enter (tests/test_models.py tries every code point and arbitrary text).
+# A canonical plate settles in one or two rounds of _plate_round; more rounds than this would mean a cycle,
+# which no text is known to enter (tests/core/test_models.py tries every code point and arbitrary text).
 _ROUNDS = 4
 _DOTS_ONLY = re.compile(r"\.+")
 
