@@ -77,7 +77,7 @@ compose-config:  ## validate docker-compose.yml as Compose reads it (needs Debia
 typecheck: $(STAMP)  ## mypy --strict over service/ and tests/
 	$(BIN)/mypy
 
-check: lint typecheck test  ## everything CI runs
+check: lint typecheck test  ## lint, types and the tests (CI also runs compose-config, test-dynalite, lambda-zip)
 
 init-table: $(RUN_STAMP)  ## create VehicleServices at the configured endpoint (idempotent)
 	$(BIN)/python -m service init-table
@@ -106,7 +106,7 @@ COLD_START_ARGS ?=
 bench-cold-start: lambda-zip  ## the Lambda's cold start and SnapStart restore beside the lab's Node.js code (LAB_TEXT)
 	$(BIN)/python -m bench.cold_start --python-version $(LAMBDA_PYTHON) --lab-text $(LAB_TEXT) $(COLD_START_ARGS)
 
-bench: $(STAMP) $(DYNALITE_STAMP)  ## docs/performance.md's tables and plots, on dynalite (a few minutes; needs node, npm, wrk)
+bench: $(STAMP) $(DYNALITE_STAMP)  ## docs/performance.md's tables and plots, on dynalite (about 15 minutes; needs node, npm, wrk)
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python -m bench.active_list --lab-text $(LAB_TEXT)
 	$(BIN)/python -m bench.api_load

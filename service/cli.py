@@ -250,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         help="also set misspelled statuses to the website's spelling and missing ones to New Request, "
         "each only while the item is as it was read; never deletes",
     )
-    commands.add_parser("healthcheck", help="exit 0 when the local server's /readyz answers 200")
+    commands.add_parser(
+        "healthcheck",
+        help="exit 0 when the local server's /readyz answers 200 (reads the settings, DynamoDB's included)",
+    )
     commands.add_parser(
         "relay-events",
         help="publish each creation and status change from the table's stream to STATUS_TOPIC_ARN, going "

@@ -115,7 +115,8 @@ class Backend:
 
 
 # Neither aiobotocore nor aiohttp has a public way to close a pool's idle connections and keep the pool: these
-# two reach into both, for the versions pinned (tests/lambda_adapter/test_snapstart.py checks what they do).
+# two reach into both, written for aiobotocore 2.25.1 and aiohttp 3.14.5
+# (tests/lambda_adapter/test_snapstart.py checks what they do).
 def _connectors(client: DynamoDBClient) -> list[BaseConnector]:
     """The client's connection pools: aiobotocore keeps an aiohttp session per proxy on its endpoint."""
     sessions = cast(Any, client)._endpoint.http_session._sessions

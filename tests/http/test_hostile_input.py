@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import quote
 
@@ -319,3 +320,5 @@ def test_the_largest_item_the_api_can_write_is_far_below_dynamodbs_limit() -> No
     largest += len("status_changed") + 1  # a boolean takes one byte
     # Well under: a quarter of the limit leaves the rest for attributes added in the console or later.
     assert largest < 400 * 1024 // 4, largest
+    design = (Path(__file__).resolve().parents[2] / "docs" / "design.md").read_text(encoding="utf-8")
+    assert f"about {round(largest / 1000)} KB" in " ".join(design.split()), "docs/design.md's figure"
