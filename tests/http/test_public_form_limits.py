@@ -97,7 +97,7 @@ async def test_credentials_found_wanting_make_an_anonymous_caller_not_a_refusal(
 
 async def test_refused_forms_are_not_counted(limited_api: httpx.AsyncClient) -> None:
     for _ in range(2 * LIMIT):
-        invalid = await limited_api.post("/service-request", json={**FORM, "phone_number": "none"})
+        invalid = await limited_api.post("/service-request", json={**FORM, "phone_number": ""})
         assert invalid.status_code == 422
     answers = [
         await limited_api.post("/service-request", json=form(n), headers=ANONYMOUS) for n in range(LIMIT)

@@ -246,7 +246,12 @@ def test_the_stack_snapshots_published_versions_and_the_api_invokes_them() -> No
     template, problems = decode(str(ROOT / "template.yaml"))
     assert not problems
     function = template["Resources"]["GetServiceRequestFunction"]["Properties"]
-    assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    # On unless the `SnapStart` parameter turns it off, for an account that refuses it.
+    assert template["Parameters"]["SnapStart"]["Default"] == "Enabled"
+    assert template["Conditions"]["UseSnapStart"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "Enabled"]}
+    assert function["SnapStart"] == {
+        "Fn::If": ["UseSnapStart", {"ApplyOn": "PublishedVersions"}, {"Ref": "AWS::NoValue"}]
+    }
     # With an alias to publish, SAM points every API event of the function at it, not at $LATEST.
     assert function["AutoPublishAlias"]
     assert template["Globals"]["Function"]["Runtime"] >= "python3.12", "SnapStart for Python starts at 3.12"

@@ -265,7 +265,8 @@ async def _load(
             async def worker() -> None:
                 while not stop.is_set():
                     n = next(counter)
-                    customer = customers[n % len(customers)]
+                    # Each anonymous form (one call in six) from the next address in turn.
+                    customer = customers[(n // 6) % len(customers)]
                     match n % 6:
                         case 0:
                             await call(customer, "GET", "/service-request")
