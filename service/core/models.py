@@ -224,9 +224,24 @@ ItemKey = tuple[str, str]
 
 
 def item_keys(plate: str, service_id: str, *, unescape: bool = False) -> tuple[ItemKey, ...]:
-    """The keys one request named as (`plate`, `service_id`) may be stored under, in the order to try."""
+    """The keys one request named as (`plate`, `service_id`) may be stored under, in the order to try: the
+    plate's canonical form first (of the text unescaped, then as given), where this service stores it, so a
+    plate typed in another case (the website's `1j1957`) reaches the service's row at the first try; then
+    the other `plate_keys`, in their order."""
     ids = _unique([service_id, html.unescape(service_id)] if unescape else [service_id])
-    return tuple((p, i) for i in ids for p in plate_keys(plate, unescape=unescape))
+    firsts = _unique(
+        key for text in ([html.unescape(plate), plate] if unescape else [plate]) for key in _canonical(text)
+    )
+    plates = plate_keys(plate, unescape=unescape)
+    ordered = [*(key for key in firsts if key in plates), *(key for key in plates if key not in firsts)]
+    return tuple((p, i) for i in ids for p in ordered)
+
+
+def _canonical(text: str) -> tuple[str, ...]:
+    try:
+        return (canonical_plate(text),)
+    except ValueError:
+        return ()
 
 
 def phone_tail(phone_number: str | None) -> str:

@@ -223,17 +223,26 @@ def test_plate_keys_are_the_plate_as_given_then_its_canonical_form(typed: str, k
 
 
 def test_the_website_looks_up_escaped_text_as_given_and_unescaped() -> None:
+    """The canonical forms first, where the service stores a request: the unescaped text's, then the text's
+    as given; then what the lab and the console may have stored."""
     assert item_keys("a&amp;b", "x&lt;1&gt;", unescape=True) == (
-        ("a&amp;b", "x&lt;1&gt;"),
-        ("A&AMP;B", "x&lt;1&gt;"),
-        ("a&b", "x&lt;1&gt;"),
         ("A&B", "x&lt;1&gt;"),
-        ("a&amp;b", "x<1>"),
-        ("A&AMP;B", "x<1>"),
-        ("a&b", "x<1>"),
+        ("A&AMP;B", "x&lt;1&gt;"),
+        ("a&amp;b", "x&lt;1&gt;"),
+        ("a&b", "x&lt;1&gt;"),
         ("A&B", "x<1>"),
+        ("A&AMP;B", "x<1>"),
+        ("a&amp;b", "x<1>"),
+        ("a&b", "x<1>"),
     )
     assert item_keys("8B1111", "1", unescape=True) == (("8B1111", "1"),)
+
+
+def test_a_request_is_looked_for_under_its_plates_canonical_form_first() -> None:
+    """The website sends the plate as typed: `1j1957` reaches the stored `1J1957` at the first write."""
+    assert item_keys("1j1957", "2")[0] == ("1J1957", "2")
+    assert item_keys("1j1957", "2", unescape=True)[0] == ("1J1957", "2")
+    assert ("1j1957", "2") in item_keys("1j1957", "2"), "a row the console stored as typed stays reachable"
 
 
 @pytest.mark.parametrize(

@@ -232,3 +232,18 @@ async def test_requests_never_talk_to_sns(settings: Settings, table: str) -> Non
             assert (await client.post("/service-request", json=FORM)).status_code == 201
         with pytest.raises(BlockingIOError):
             sns.accept()
+
+
+async def test_the_websites_update_with_the_plate_typed_in_lower_case_is_one_write(
+    app: FastAPI, app_api: httpx.AsyncClient
+) -> None:
+    """The page sends the plate as the customer typed it: its canonical form is tried first, where the
+    service stored the request, so `1j1957` costs one call, as `1J1957` does."""
+    created = await create(app_api, license_plate="1J1957", service_id="L1")
+    calls = await Calls.of(app)
+    for typed in ("1j1957", "1J1957"):
+        calls.answered.clear()
+        body = {"license_plate": typed, "service_status": "Accepted" if typed.islower() else "Completed"}
+        answer = await app_api.put(f"/admin-service-request/{created['service_id']}", json=body)
+        assert answer.json() == "Successfully updated service request"
+        assert sum(calls.count(operation) for operation in ("UpdateItem", "GetItem", "PutItem")) == 1, typed
