@@ -19,7 +19,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: help run watch-events test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit docs lambda-zip bench-cold-start bench-instructions bench lock clean
+.PHONY: help run watch-events test test-dynalite test-fuzz lint compose-config typecheck check init-table seed audit docs lambda-zip bench-cold-start bench-instructions bench bench-latency lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -118,6 +118,16 @@ REQUEST_PATH_ARGS ?=
 
 bench-instructions: $(STAMP)  ## the service's own instructions per GET, under valgrind (a few minutes; apt-get install valgrind)
 	$(BIN)/python -m bench.request_path --instructions $(REQUEST_PATH_ARGS)
+
+# The course's later lab texts, whose Node.js code the latency benchmark runs beside the service.
+COURSE_DIR ?= ../shared/seeds/course
+# More options of the latency benchmark: --delay-ms 2, --slow-delay-ms 25 (0: none), --runs 200, --no-docs.
+LATENCY_ARGS ?=
+
+bench-latency: $(STAMP) $(DYNALITE_STAMP)  ## the Lambda's calls and the course's Node.js code with 2 ms each way on every DynamoDB message (about 4 minutes; needs node, npm)
+	$(BIN)/python -m bench.latency --lab-text $(LAB_TEXT) \
+		--form-text $(COURSE_DIR)/module-06-project-lab.md --admin-text $(COURSE_DIR)/module-07-project-lab.md \
+		--history-text $(COURSE_DIR)/module-09-project-lab.md $(LATENCY_ARGS)
 
 docs: $(STAMP)  ## rewrite the settings table of docs/operations.md from service/core/settings.py
 	$(BIN)/python -m scripts.settings_doc
