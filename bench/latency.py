@@ -342,6 +342,21 @@ each round trip more stands out. `make bench-latency` takes the lab texts from `
 """
 
 
+def _as_make_command(argv: list[str]) -> str:
+    """The run as `make bench-latency` makes it: the lab texts (paths of this machine) are the target's own,
+    the other options go in LATENCY_ARGS."""
+    options: list[str] = []
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument.endswith("-text"):
+            next(arguments, None)
+        elif not argument.startswith("--") or "-text=" not in argument:
+            options.append(argument)
+    if not options:
+        return "make bench-latency"
+    return f"make bench-latency LATENCY_ARGS={shlex.quote(shlex.join(options))}"
+
+
 def _doc_body(command: str, machine: str, load: str, report: list[str], plot_path: Path, rows: int) -> str:
     picture = os.path.relpath(plot_path, ROOT / "docs")
     return (
@@ -433,8 +448,7 @@ def main() -> None:
     plot(args.plot, phases[0].results, args.delay_ms, f"{load_start:.1f} to {load_end:.1f}")
     print(f"\nplot: {os.path.relpath(args.plot, ROOT)}; {time.monotonic() - started:.0f} s in all")
     if not args.no_docs:
-        options = shlex.join(sys.argv[1:]).replace(" --", " \\\n    --")
-        command = f"python -m bench.latency {options}".rstrip()
+        command = _as_make_command(sys.argv[1:])
         write_section(_doc_body(command, machine, load, report, args.plot, args.rows))
         print(f"docs/performance.md: the section after {BEGIN!r} rewritten")
 
