@@ -213,10 +213,7 @@ def plate_keys(plate: str, *, unescape: bool = False) -> tuple[str, ...]:
 
 
 def _canonical_forms(text: str) -> tuple[str, ...]:
-    try:
-        return canonical_plate(text), _earlier_canonical(text)
-    except ValueError:
-        return (_earlier_canonical(text),)
+    return (*_canonical(text), _earlier_canonical(text))
 
 
 # (license_plate, service_id): where one request is stored.
@@ -238,6 +235,7 @@ def item_keys(plate: str, service_id: str, *, unescape: bool = False) -> tuple[I
 
 
 def _canonical(text: str) -> tuple[str, ...]:
+    """The canonical form of `text`, or none for a text that never settles on one."""
     try:
         return (canonical_plate(text),)
     except ValueError:
