@@ -99,8 +99,9 @@ lambda-zip: $(STAMP)  ## build/getServiceRequest.zip for the Lambda runtime; pri
 # The lab's text, from which the benchmarks take the lab's own Node.js code (dynamoService.mjs).
 LAB_TEXT ?= ../shared/seeds/000_4f51074e58ba1c9f.txt
 
-# More options of the cold-start benchmark: --runs 15, --before DIR (an earlier build's build/lambda),
-# --instructions (counts under valgrind, unmoved by the machine's load).
+# More options of the cold-start benchmark: --runs N (9 by default), --before DIR (an earlier build's
+# build/lambda), --instructions (counts under valgrind, unmoved by the machine's load). docs/performance.md's
+# figures: COLD_START_ARGS="--runs 15 --before ../before/build/lambda --instructions".
 COLD_START_ARGS ?=
 
 bench-cold-start: lambda-zip  ## the Lambda's cold start and SnapStart restore beside the lab's Node.js code (LAB_TEXT)

@@ -356,8 +356,8 @@ def _report(runs: list[dict[str, dict[str, Any]]]) -> None:
         print(f"  {i:>4}" + "".join(f"{ms:10.0f}" for ms in row))
 
 
-def main() -> None:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+def arguments() -> argparse.ArgumentParser:
+    """The command line, its defaults what a plain `make bench-cold-start` runs (docs/performance.md)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -376,7 +376,12 @@ def main() -> None:
         help="also count the instructions of the floor and the cold starts under valgrind (minutes)",
     )
     add_lab_text_argument(parser)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    args = arguments().parse_args()
     if not (PACKAGE_DIR / "lambda_adapter" / "handler.py").exists():
         raise SystemExit("build the package first: make lambda-zip")
     python = interpreter(args.python_version)

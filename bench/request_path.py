@@ -281,7 +281,8 @@ def _print_own_instructions(before: list[Path]) -> None:
         print(f"  {label:40}{logs:20}{per_request:>12,.0f}{per_request / first:>8.2f}x")
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The command line, its defaults what `make bench` runs (docs/performance.md states them)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -295,7 +296,11 @@ def main() -> None:
     parser.add_argument(
         "--before", type=Path, nargs="+", default=[], help="with --instructions: earlier checkouts, beside"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     if args.instructions:
         _print_own_instructions(args.before)
         return

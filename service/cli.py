@@ -1,5 +1,5 @@
-"""Command line: serve the API, create the table, load the lab's rows, audit the table's items, relay the
-status changes to SNS, and (locally) set up and watch the lab's topic and queues."""
+"""Command line: serve the API, create the table, load the lab's rows, audit the table's items, probe a
+running server, relay the status changes to SNS, and (locally) set up and watch the lab's topic and queues."""
 
 from __future__ import annotations
 
@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser(
         "healthcheck",
-        help="exit 0 when the local server's /readyz answers 200 (reads the settings, DynamoDB's included)",
+        help="exit 0 when the server on this machine (HOST, PORT) answers /readyz with 200, else 1; it reads "
+        "the settings as serve does, so it needs the DynamoDB setting too (exit 2 without)",
     )
     commands.add_parser(
         "relay-events",

@@ -38,6 +38,8 @@ def _error_fields(exc: ValidationError) -> list[str]:
         ("license_plate", "abc 123", "ABC 123"),
         ("license_plate", "8B  1111", "8B 1111"),
         ("license_plate", "8B\n1111", "8B 1111"),
+        ("license_plate", "8B\t1111", "8B 1111"),
+        ("license_plate", "\t8B 1111\r\n", "8B 1111"),  # whitespace at the ends, controls too, is trimmed
         ("license_plate", "8B_1111", "8B_1111"),
         ("license_plate", "-8b.1111", "-8B.1111"),
         ("license_plate", "<img src=x>", "<IMG SRC=X>"),
@@ -81,6 +83,8 @@ def test_typed_values_are_kept_trimmed_and_plates_canonical(field: str, value: s
         ("license_plate", "   "),
         ("license_plate", "\u200b"),
         ("license_plate", "8B\x001111"),
+        ("license_plate", "8B\r\n1111"),  # a carriage return is a line break only in a description
+        ("license_plate", "8B\x1b1111"),
         ("license_plate", 8),
         ("license_plate", "."),
         ("license_plate", ".."),

@@ -85,6 +85,20 @@ def test_healthcheck_command_follows_readiness() -> None:
     assert "not ready" in stopped.stderr
 
 
+def test_healthcheck_needs_the_dynamodb_setting_as_serve_does() -> None:
+    """Without AWS_ENDPOINT_URL_DYNAMODB or DYNAMODB_MODE it asks no server: exit 2, naming the setting."""
+    unset = subprocess.run(  # noqa: S603 - our own interpreter and module
+        as_run_here(HEALTHCHECK_COMMAND),
+        env={"PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert unset.returncode == 2
+    assert "DYNAMODB_MODE" in unset.stderr
+
+
 def test_serve_embedded_sends_status_changes_to_the_labs_queues_where_watch_events_shows_them() -> None:
     """What `make run` and `make watch-events` do: the embedded moto holds the lab's topic and queues,
     the relay runs beside the API, and the watcher prints what reaches a queue."""

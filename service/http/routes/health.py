@@ -1,4 +1,4 @@
-"""The health probes: the process is alive, and the table answers; both say no while the instance drains."""
+"""The health probes: the process is alive, and both tables answer; both say no while the instance drains."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ async def healthz(request: Request) -> Health:
 
 
 @router.get(
-    "/readyz", summary="The table answers", responses=error_responses(ShuttingDown, takes_input=False)
+    "/readyz", summary="Both tables answer", responses=error_responses(ShuttingDown, takes_input=False)
 )
 async def readyz(request: Request) -> Health:
     _refuse_while_draining(request)
