@@ -7,8 +7,12 @@ value whole), and a connection that sends its request slowly, or nothing at all,
 feeds the parser at most the room the header section has left, times each header section from the
 connection's start or from its request's first byte, and each body from the end of its headers.
 
-Written for uvicorn 0.54.0: it subclasses uvicorn.protocols.http.httptools_impl.HttpToolsProtocol and sets
-its cycle's private fields (tests/http/test_connections.py fails when they change).
+Written for uvicorn 0.54.0 and httptools 0.9.0, which offer no such bound: it subclasses uvicorn's
+httptools_impl.HttpToolsProtocol, overriding its connection and parser callbacks; reads its `loop`,
+`transport`, `headers`, `server_state.default_headers`, `STATUS_LINE` and its `cycle`'s `response_started`
+and `response_complete`; and sets the cycle's `disconnected` and `message_event` as uvicorn does when a
+client goes. It finds a header section's end as CRLF CRLF, the only end httptools 0.9's llhttp takes.
+tests/http/test_uvicorn_internals.py fails when any of these changes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from service.core.errors import HeadersTooLarge, RequestTimeout, ServiceError
 from service.core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+WRITTEN_FOR = {"uvicorn": "0.54.0", "httptools": "0.9.0"}
 
 # Where a header section ends, and a chunked body too (llhttp, as of httptools 0.9, takes no bare LF): a read
 # is fed to the parser up to each of these, so that a request ends where a piece ends and the next one starts

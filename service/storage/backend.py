@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
-from aiohttp import BaseConnector, TCPConnector
 from botocore.config import Config
 
 from service.core.clock import Clock, wall_clock
 from service.core.settings import Settings
 from service.storage.aws import open_aws_client
 from service.storage.cursors import CursorCodec
+from service.storage.pooled_connections import drop_idle
 from service.storage.repository import Repository
 from service.storage.submissions import Submissions
 
@@ -102,30 +102,9 @@ class Backend:
         """Close the connections the client keeps for reuse and forget the addresses it resolved (a copy
         restored from a snapshot finds them dead, or stale), keeping the pool itself: its TLS context takes
         tens of milliseconds to build. The next call connects anew."""
-        if self._client is None:
-            return
-        for connector in _connectors(self._client):
-            if isinstance(connector, TCPConnector):
-                connector.clear_dns_cache()
-            _close_idle(connector)
+        if self._client is not None:
+            drop_idle(self._client)
 
     async def aclose(self) -> None:
         self._repository = self._client = self._submissions = None
         await self._stack.aclose()
-
-
-# Neither aiobotocore nor aiohttp has a public way to close a pool's idle connections and keep the pool: these
-# two reach into both, written for aiobotocore 2.25.1 and aiohttp 3.14.5
-# (tests/lambda_adapter/test_snapstart.py checks what they do).
-def _connectors(client: DynamoDBClient) -> list[BaseConnector]:
-    """The client's connection pools: aiobotocore keeps an aiohttp session per proxy on its endpoint."""
-    sessions = cast(Any, client)._endpoint.http_session._sessions
-    return [session.connector for session in sessions.values() if session.connector is not None]
-
-
-def _close_idle(connector: BaseConnector) -> None:
-    idle = cast(Any, connector)._conns
-    for connections in idle.values():
-        for protocol, _ in connections:
-            protocol.close()
-    idle.clear()
