@@ -13,7 +13,10 @@ import httpx
 import jwt
 import pytest
 
+from service.core.errors import Unauthorized
 from service.core.settings import Settings
+from service.identity.cognito import ALGORITHMS
+from service.identity.jwks import SigningKeys
 from tests.support.cognito import UserPool, serve_user_pool
 from tests.support.helpers import api_client
 from tests.support.servers import Answer, Request, json_server
@@ -96,6 +99,28 @@ async def test_while_the_pool_hangs_one_fetch_serves_every_waiting_request(
     assert pool.jwks_requests == 2
 
 
+async def test_while_the_pool_fails_made_up_key_ids_fetch_at_most_once_per_cooldown(
+    settings: Settings, table: str, pool: UserPool
+) -> None:
+    """A fetch that failed holds off the next one for an unknown key id as a fetch that succeeded does, and
+    the set already fetched keeps letting technicians in."""
+    cooldown, timeout = 1.0, 0.5
+    seconds = {"jwks_refetch_cooldown_seconds": cooldown, "jwks_timeout_seconds": timeout}
+    async with api_client(_settings(settings, pool, **seconds)) as api:
+        known = pool.token()
+        assert await _status(api, known) == ACCEPTED
+        await asyncio.sleep(cooldown + 0.2)
+        made_up = [pool.token(kid=str(uuid.uuid4())) for _ in range(6)]
+        with pool.hanging():
+            assert [await _status(api, token) for token in made_up] == [503] + [REFUSED] * 5
+            assert await _status(api, known) == ACCEPTED
+            assert pool.jwks_requests == 2
+        await asyncio.sleep(cooldown + 0.2)
+        pool.rotate("test-key-2")
+        assert await _status(api, pool.token()) == ACCEPTED
+    assert pool.jwks_requests == 3
+
+
 async def test_a_published_key_of_another_kind_under_the_tokens_key_id_is_refused_not_a_500(
     settings: Settings, table: str, pool: UserPool
 ) -> None:
@@ -113,3 +138,18 @@ async def test_a_published_key_of_another_kind_under_the_tokens_key_id_is_refuse
             rs256 = pool.token()
             hs256 = pool.token(algorithm="HS256", key=shared)  # type: ignore[arg-type]
             assert [await _status(api, token) for token in (rs256, hs256)] == [REFUSED, REFUSED]
+
+
+async def test_only_keys_of_the_accepted_algorithms_reach_the_verifier(pool: UserPool) -> None:
+    """The verifier refuses an HMAC secret handed in for RS256 too; the key set never hands it one."""
+    shared = jwt.utils.base64url_encode(b"a secret that no one shares, 32+ bytes").decode()
+    published = [{"kty": "oct", "k": shared, "kid": "hmac", "use": "sig"}, *pool.jwks()["keys"]]
+
+    def keys(_: Request) -> Answer:
+        return Answer(200, {"keys": published})
+
+    with json_server(keys) as url:
+        signing = SigningKeys(f"{url}/jwks.json", algorithms=ALGORITHMS, lifetime=60, cooldown=30, timeout=5)
+        assert (await signing.key(pool.kid)).algorithm_name == "RS256"
+        with pytest.raises(Unauthorized):
+            await signing.key("hmac")
