@@ -18,6 +18,7 @@ from starlette.routing import Match
 from service.core.cache import RecentValue
 from service.core.clock import Clock, wall_clock
 from service.core.errors import (
+    BodyTooLarge,
     FieldError,
     HttpError,
     InternalError,
@@ -27,7 +28,7 @@ from service.core.errors import (
     ValidationFailed,
 )
 from service.core.settings import Settings
-from service.http.bodylimit import BodyLimitMiddleware
+from service.http.bodylimit import BodyLimit
 from service.http.deps import document_bearer, needs_technician
 from service.http.doc_pages import ASSETS_PATH, PAGES, add_docs
 from service.http.edge import Edge
@@ -100,6 +101,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         error = {"type": "json_invalid", "loc": ("body",), "msg": problem}
         return await _validation_error(request, RequestValidationError([error]))
     headers = dict(exc.headers or {})
+    if exc.status_code == BodyTooLarge.status_code:
+        # Starlette's body limit (service.http.bodylimit), in place of the chunk that passed it.
+        return error_response(BodyTooLarge(request.app.state.settings.max_body_bytes))
     if exc.status_code == NotFound.status_code:
         return error_response(NotFound(str(exc.detail)))
     if exc.status_code == MethodNotAllowed.status_code:
@@ -181,7 +185,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -
 
     app.openapi = openapi  # type: ignore[method-assign]
     # Inside CORS (the Edge's grants), so a browser can read the 413 too.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(
         Edge,
         public_paths={website.PUBLIC_PATH},
