@@ -113,11 +113,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # This handler runs outside the Edge middleware, which left the request's id in the request state.
+    # This handler runs outside the Edge middleware, which left the request's id in the request state: it
+    # marks its answer as the Edge marks every other.
     request_id: str | None = getattr(request.state, "request_id", None)
     extra = {"request_id": request_id} if request_id else {}
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc, extra=extra)
     response = error_response(InternalError())
+    response.headers["X-Content-Type-Options"] = "nosniff"
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
     return response
