@@ -164,7 +164,12 @@ class BodyTooLarge(ServiceError):
     description = "The request body is larger than the service accepts"
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the request body is larger than {limit} bytes", headers={"Connection": "close"})
+        # Refused before the route is known when its length is declared: no-store, as the technicians'
+        # answers must be, whichever route was asked.
+        super().__init__(
+            f"the request body is larger than {limit} bytes",
+            headers={"Connection": "close", "Cache-Control": "no-store"},
+        )
 
 
 class MisdirectedRequest(ServiceError):

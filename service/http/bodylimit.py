@@ -1,77 +1,48 @@
-"""Refuses request bodies over a size with 413 before anything parses them.
+"""The body limit: Starlette's RequestBodyLimitMiddleware, and a declared length over the limit refused first.
 
-Pure ASGI middleware, like the request log: a declared Content-Length over the limit is answered at once,
-without reading the body; a body sent without one (chunked) is counted as it arrives and cut off as soon
-as it passes the limit. The route never sees the body then, and its answer is replaced by the 413.
+Starlette counts a body sent without a length (chunked) as the route reads it, and raises its 413
+HTTPException in place of the chunk that passes the limit: the route never acts on the cut-off body, and
+the app's handler answers BodyTooLarge. To a declared Content-Length over the limit it answers plain text
+in place of whatever the app answered, after a route that reads no body (a DELETE) has acted; so that
+request is answered here, before it reaches anything, with the service's JSON error.
 """
 
 from __future__ import annotations
 
 import re
 
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.core.errors import BodyTooLarge
 from service.http.responses import error_response
 
-# A length is ASCII digits (str.isdigit also takes '²', which int() refuses); past 18 of them it is over
-# any limit, and int() refuses more than 4,300.
-_LENGTH = re.compile(r"[0-9]+")
-_LONGEST_LENGTH = 18
+_DIGITS = re.compile(r"[0-9]+")
 
 
-class _CutOff(Exception):
-    """Raised to the app in place of the chunk that took the body over the limit."""
+def _over(declared: bytes, limit: int) -> bool:
+    """Whether a Content-Length says more than `limit` bytes: read as Starlette reads it (whatever int()
+    takes of its Latin-1 text), or more digits than int() reads (4,300), which Starlette takes for none."""
+    text = declared.decode("latin-1")
+    try:
+        return int(text) > limit
+    except ValueError:
+        return _DIGITS.fullmatch(text) is not None
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return error_response(BodyTooLarge(limit))
-
-
-class BodyLimitMiddleware:
+class BodyLimit:
     """Answers 413 to any HTTP request whose body is larger than `limit` bytes."""
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
-        self.app = app
+        self.app = RequestBodyLimitMiddleware(app, max_body_size=limit)
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length", "")
-        if _LENGTH.fullmatch(declared) and (len(declared) > _LONGEST_LENGTH or int(declared) > self.limit):
-            await _too_large(self.limit)(scope, receive, send)
-            return
-
-        received = 0
-        started = False
-        answered = False
-
-        async def counting_receive() -> Message:
-            nonlocal received, answered
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    if not started:
-                        await _too_large(self.limit)(scope, receive, send)
-                        answered = True
-                    raise _CutOff
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if answered:
-                return  # whatever the app answers to the cut-off body, the caller has the 413
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, guarded_send)
-        except _CutOff:
-            if not answered:
-                raise
+        if scope["type"] == "http":
+            for name, declared in scope["headers"]:
+                if name == b"content-length":  # the first, as Starlette's Headers.get reads it
+                    if _over(declared, self.limit):
+                        await error_response(BodyTooLarge(self.limit))(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)

@@ -24,10 +24,12 @@ from service.core.models import (
 )
 from service.core.settings import Settings
 from service.http.app import create_app
-from tests.support.helpers import api_client, new_request
+from tests.support.cognito import UserPool
+from tests.support.helpers import api_client, create, new_request
 
 pytestmark = pytest.mark.fuzz
 JSON = {"Content-Type": "application/json"}
+WEBSITE = "https://quick-oil.example"
 
 LIMIT = Settings.model_fields["max_body_bytes"].default
 
@@ -68,6 +70,40 @@ async def test_a_chunked_body_over_the_limit_is_413(api: httpx.AsyncClient) -> N
     )
     _assert_error(await api.send(public), 413, "body_too_large")
     assert (await api.get("/vehicles/8B1111/requests")).json()["items"] == []
+
+
+@pytest.mark.parametrize("path", ["/requests", "/service-request"])
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+async def test_a_413_is_readable_by_a_granted_page_and_never_cached(
+    settings: Settings, table: str, user_pool: UserPool, path: str, chunked: bool
+) -> None:
+    """Whether the length is declared (refused before any route is found) or counted as the body comes, the
+    413 carries the page's grant, nosniff and no-store, as the technicians' refusals do."""
+    granted = settings.model_copy(update={"cors_origins": [WEBSITE]})
+    async with api_client(granted, token=user_pool.token()) as api:
+        body = _padded_body(LIMIT + 1)
+        request = api.build_request(
+            "POST", path, content=_chunks(body) if chunked else body, headers={**JSON, "Origin": WEBSITE}
+        )
+        assert ("content-length" in request.headers) is not chunked
+        response = await api.send(request)
+        _assert_error(response, 413, "body_too_large")
+        # The public form grants any page.
+        assert response.headers["access-control-allow-origin"] == (WEBSITE if path == "/requests" else "*")
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cache-control"] == "no-store"
+        assert (await api.get("/vehicles/8B1111/requests")).json()["items"] == []
+
+
+async def test_a_route_that_reads_no_body_does_nothing_for_a_declared_length_over_the_limit(
+    api: httpx.AsyncClient,
+) -> None:
+    """A DELETE reads no body: answered 413 for its declared length, it must not have deleted anything."""
+    created = await create(api)
+    url = f"/requests/8B1111/{created['service_id']}"
+    response = await api.request("DELETE", url, content=b" " * (LIMIT + 1))
+    _assert_error(response, 413, "body_too_large")
+    assert (await api.get(url)).status_code == 200
 
 
 async def test_bodies_up_to_the_limit_are_served(api: httpx.AsyncClient) -> None:

@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from service.core.models import Status
+from service.core.settings import Settings
+from service.http.app import create_app
 from tests.support.helpers import count_items, create, new_request, raw_item
 
 if TYPE_CHECKING:
@@ -221,6 +223,30 @@ async def test_unknown_route_and_method_use_the_error_shape(api: httpx.AsyncClie
     wrong = await api.put("/requests/active")
     assert wrong.status_code == 405
     assert wrong.json()["code"] == "method_not_allowed"
+
+
+async def test_every_answer_says_nosniff_the_500_of_a_bug_included(settings: Settings, table: str) -> None:
+    """The unhandled error's 500 is answered outside the middleware that marks every other answer."""
+    app = create_app(settings)
+
+    @app.get("/explode")
+    async def explode() -> None:
+        raise RuntimeError("a bug, not a caller's mistake")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as api:
+        answers = [
+            await api.get("/healthz"),
+            await api.get("/service-request"),
+            await api.get("/requests/active"),
+            await api.get("/nothing/here"),
+            await api.put("/requests/active"),
+            await api.post("/requests", content=b" " * (settings.max_body_bytes + 1)),
+            await api.get("/explode"),
+        ]
+    assert [response.status_code for response in answers] == [200, 200, 401, 404, 405, 413, 500]
+    for response in answers:
+        assert response.headers.get("x-content-type-options") == "nosniff", response.status_code
 
 
 @pytest.mark.parametrize(
