@@ -157,19 +157,14 @@ class PreconditionFailed(ServiceError):
 
 
 class BodyTooLarge(ServiceError):
-    """The request body is larger than MAX_BODY_BYTES; it was not read."""
+    """The request body is larger than MAX_BODY_BYTES; it was not read past the limit."""
 
     status_code = 413
     code = "body_too_large"
     description = "The request body is larger than the service accepts"
 
     def __init__(self, limit: int) -> None:
-        # Refused before the route is known when its length is declared: no-store, as the technicians'
-        # answers must be, whichever route was asked.
-        super().__init__(
-            f"the request body is larger than {limit} bytes",
-            headers={"Connection": "close", "Cache-Control": "no-store"},
-        )
+        super().__init__(f"the request body is larger than {limit} bytes", headers={"Connection": "close"})
 
 
 class MisdirectedRequest(ServiceError):

@@ -70,7 +70,7 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 def _allowed_methods(request: Request) -> str:
     """Every method some route serves at this path. Starlette names only the methods of the first route
-    that matched the path, and FastAPI nests included routers, so the router is asked once per method."""
+    that matched the path, so the router is asked once per method."""
     allowed = []
     for method in _METHODS:
         probe = {"type": "http", "method": method, "path": request.scope["path"]}

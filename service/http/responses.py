@@ -13,10 +13,11 @@ from service.core.errors import BackendUnavailable, ErrorBody, ServiceError, Val
 
 
 def error_response(error: ServiceError) -> JSONResponse:
-    """The answer to `error`: its status, its headers, the error body."""
-    return JSONResponse(
-        error.body().model_dump(mode="json"), status_code=error.status_code, headers=error.headers
-    )
+    """The answer to `error`: its status, its headers, the error body. No cache keeps a refusal: some are
+    answered before the route, technicians' or public, is known (an origin not granted, a body too large),
+    and an unhandled error's 500 after the middleware that marks the technicians' answers."""
+    headers = {"Cache-Control": "no-store", **error.headers}
+    return JSONResponse(error.body().model_dump(mode="json"), status_code=error.status_code, headers=headers)
 
 
 _SCHEMAS = "#/components/schemas/"

@@ -65,6 +65,8 @@ async def test_preflight_from_another_origin_is_refused(cors_api: httpx.AsyncCli
     assert response.status_code == 403
     assert response.json()["code"] == "origin_not_allowed"
     assert "access-control-allow-origin" not in response.headers
+    # Refused before the route is known, as every refusal: no cache keeps it.
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_answers_to_the_website_carry_the_grant_and_others_do_not(cors_api: httpx.AsyncClient) -> None:

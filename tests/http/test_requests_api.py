@@ -226,7 +226,8 @@ async def test_unknown_route_and_method_use_the_error_shape(api: httpx.AsyncClie
 
 
 async def test_every_answer_says_nosniff_the_500_of_a_bug_included(settings: Settings, table: str) -> None:
-    """The unhandled error's 500 is answered outside the middleware that marks every other answer."""
+    """The unhandled error's 500 is answered outside the middleware that marks every other answer; like every
+    refusal, it says no-store."""
     app = create_app(settings)
 
     @app.get("/explode")
@@ -247,6 +248,8 @@ async def test_every_answer_says_nosniff_the_500_of_a_bug_included(settings: Set
     assert [response.status_code for response in answers] == [200, 200, 401, 404, 405, 413, 500]
     for response in answers:
         assert response.headers.get("x-content-type-options") == "nosniff", response.status_code
+    for refusal in answers[2:]:
+        assert refusal.headers.get("cache-control") == "no-store", refusal.status_code
 
 
 @pytest.mark.parametrize(
