@@ -103,6 +103,18 @@ class Claim:
     prerecorded: bool = False
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """What one call claims a key for."""
+
+    key: IdempotencyKey
+    fingerprint: str
+    license_plate: str
+    service_id: str
+    holder: str
+    stores: Item | None
+
+
 def _still_held(parameters: Parameters, claim: Claim, holder: str) -> str:
     """A condition: `holder` still holds the key as claimed: with no outcome recorded for it, or with the one
     recorded in the claim."""
@@ -174,7 +186,8 @@ class IdempotencyRecords:
         holder stopped is taken over, keeping the id recorded for it when `adopt`, else recording
         `service_id`. Raises IdempotencyKeyReused when the key stands for a request with another fingerprint.
         """
-        record = await self._put_claim(key, fingerprint, license_plate, service_id, holder, stores=stores)
+        wanted = _Wanted(key, fingerprint, license_plate, service_id, holder, stores)
+        record = await self._put_claim(wanted)
         waiting_since = time.monotonic()
         poll = _FIRST_POLL_SECONDS
         while record is not None:
@@ -192,9 +205,7 @@ class IdempotencyRecords:
                 stored_by = _number(record, _CLAIMED_AT) + self._store_seconds
                 if state == "closed" or _DELETED in record or now >= stored_by:
                     # Its request is gone or closed: the key is this call's, unless another call took it.
-                    record = await self._put_claim(
-                        key, fingerprint, license_plate, service_id, holder, stores=stores, replacing=record
-                    )
+                    record = await self._put_claim(wanted, replacing=record)
                     continue
                 waiting_until = stored_by  # its holder may still be storing it
             else:
@@ -203,9 +214,7 @@ class IdempotencyRecords:
                     chosen = recorded_id if adopt else service_id
                     if await self._take_over(key, record, chosen, holder, now, stores=stores):
                         return Claim(key, chosen, None, taken_over=True, prerecorded=stores is not None)
-                    record = await self._read_again(
-                        key, fingerprint, license_plate, service_id, holder, stores
-                    )
+                    record = await self._read_again(wanted)
                     continue
             if time.monotonic() - waiting_since >= self._wait_seconds:
                 raise RequestInProgress(
@@ -214,22 +223,14 @@ class IdempotencyRecords:
                 )
             await asyncio.sleep(poll)
             poll = min(2 * poll, _MOST_POLL_SECONDS)
-            record = await self._read_again(key, fingerprint, license_plate, service_id, holder, stores)
+            record = await self._read_again(wanted)
         return Claim(key, service_id, None, prerecorded=stores is not None)
 
-    async def _read_again(
-        self,
-        key: IdempotencyKey,
-        fingerprint: str,
-        license_plate: str,
-        service_id: str,
-        holder: str,
-        stores: Item | None,
-    ) -> Item | None:
+    async def _read_again(self, wanted: _Wanted) -> Item | None:
         """The key's record as it is now; None when this call claimed the key because it had none."""
-        record = await self._read(key)
+        record = await self._read(wanted.key)
         if record is None or _number(record, TTL_ATTRIBUTE) < self._clock():
-            return await self._put_claim(key, fingerprint, license_plate, service_id, holder, stores=stores)
+            return await self._put_claim(wanted)
         return record
 
     async def complete(self, claim: Claim, holder: str, outcome: Item) -> None:
@@ -289,20 +290,11 @@ class IdempotencyRecords:
         except ConditionFailed:
             pass
 
-    async def _put_claim(
-        self,
-        key: IdempotencyKey,
-        fingerprint: str,
-        license_plate: str,
-        service_id: str,
-        holder: str,
-        *,
-        stores: Item | None = None,
-        replacing: Item | None = None,
-    ) -> Item | None:
-        """Record the key for `holder` (with `stores` as its outcome, when given) unless a live record stands
-        for it (with `replacing`: unless its record changed since it was read so); None when recorded, else
-        that record."""
+    async def _put_claim(self, wanted: _Wanted, *, replacing: Item | None = None) -> Item | None:
+        """Record the key for the holder `wanted` names (with the outcome it `stores`, if any) unless a live
+        record stands for it (with `replacing`: unless its record changed since it was read so); None when
+        recorded, else that record."""
+        key = wanted.key
         while True:
             now = self._clock()
             parameters = Parameters()
@@ -325,15 +317,15 @@ class IdempotencyRecords:
                 )
             record: dict[str, AttributeValueTypeDef] = {
                 **self._key(key),
-                _FINGERPRINT: {"S": fingerprint},
-                "license_plate": {"S": license_plate},
-                _SERVICE_ID: {"S": service_id},
-                _HOLDER: {"S": holder},
+                _FINGERPRINT: {"S": wanted.fingerprint},
+                "license_plate": {"S": wanted.license_plate},
+                _SERVICE_ID: {"S": wanted.service_id},
+                _HOLDER: {"S": wanted.holder},
                 _CLAIMED_AT: {"N": f"{now:.3f}"},
                 TTL_ATTRIBUTE: {"N": str(math.ceil(now + (key.lifetime or self._ttl_seconds)))},
             }
-            if stores is not None:
-                record[_OUTCOME] = {"M": dict(stores)}
+            if wanted.stores is not None:
+                record[_OUTCOME] = {"M": dict(wanted.stores)}
             try:
                 async with self._guard():
                     await self._client.put_item(
