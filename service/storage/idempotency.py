@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from service.core.clock import Clock, wall_clock
 from service.core.errors import IdempotencyKeyReused, RequestInProgress
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, KeySchemaElementTypeDef
 
     Item = Mapping[str, AttributeValueTypeDef]
+
+# What became of the request a key stands for: in the table and open, in the table and closed, or not there.
+RequestState = Literal["open", "closed", "absent"]
 
 KEY_ATTRIBUTE = "idempotency_key"
 # DynamoDB's time to live deletes a record some time after this moment (epoch seconds) has passed.
@@ -38,6 +41,8 @@ _SERVICE_ID = "service_id"
 _HOLDER = "claimed_by"
 _CLAIMED_AT = "claimed_at"
 _OUTCOME = "outcome"
+# Set when the request a key stands for was deleted (see IdempotencyRecords.forget).
+_DELETED = "request_deleted"
 
 # A call that finds its key held by another reads the record again after this long, doubling up to the most.
 _FIRST_POLL_SECONDS = 0.02
@@ -93,14 +98,30 @@ class Claim:
     # Held after the call that claimed it first stopped without recording an outcome, so the request may
     # have been stored already.
     taken_over: bool = False
+    # Held with its outcome recorded in the claim itself (see IdempotencyRecords.claim's `stores`): nothing is
+    # left to complete once the request is stored.
+    prerecorded: bool = False
 
 
-def _still_held(parameters: Parameters, holder: str) -> str:
-    """A condition: `holder` still holds the key, and no outcome is recorded for it."""
-    return (
-        f"{parameters.name(_HOLDER)} = {parameters.text(holder)} "
-        f"AND attribute_not_exists({parameters.name(_OUTCOME)})"
-    )
+@dataclass(frozen=True)
+class _Wanted:
+    """What one call claims a key for."""
+
+    key: IdempotencyKey
+    fingerprint: str
+    license_plate: str
+    service_id: str
+    holder: str
+    stores: Item | None
+
+
+def _still_held(parameters: Parameters, claim: Claim, holder: str) -> str:
+    """A condition: `holder` still holds the key as claimed: with no outcome recorded for it, or with the one
+    recorded in the claim."""
+    held = f"{parameters.name(_HOLDER)} = {parameters.text(holder)}"
+    if claim.prerecorded:
+        return f"{held} AND {parameters.name(_SERVICE_ID)} = {parameters.text(claim.service_id)}"
+    return f"{held} AND attribute_not_exists({parameters.name(_OUTCOME)})"
 
 
 def _number(record: Item, attribute: str) -> float:
@@ -114,8 +135,13 @@ class IdempotencyRecords:
     request, then records it as the key's outcome, which every later call with the key is answered. A call
     that finds the key held waits for the outcome; when the holder has not recorded one within `lease_seconds`
     of claiming, it is taken to have stopped and the key is taken over by a conditional UpdateItem. A key
-    `while_open` whose outcome `still_open` finds gone or closed is claimed again, by a conditional PutItem
+    `while_open` whose request `request_state` finds gone or closed is claimed again, by a conditional PutItem
     on the record as read, so that of the calls that find it so, one stores the new request.
+
+    A claim may record its outcome itself (`stores`: the request as it is about to be stored), which saves
+    the write that would complete it. Its request is then missing from the table for the moment its holder
+    takes to store it: a call that finds it missing waits while the holder may still be storing it, up to
+    `store_seconds` after the claim, unless the request is known to be deleted (see `forget`).
     """
 
     def __init__(
@@ -124,18 +150,20 @@ class IdempotencyRecords:
         table_name: str,
         *,
         guard: Callable[[], AbstractAsyncContextManager[None]],
-        still_open: Callable[[Item], Awaitable[bool]],
+        request_state: Callable[[Item], Awaitable[RequestState]],
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         lease_seconds: float,
+        store_seconds: float,
         wait_seconds: float,
         clock: Clock = wall_clock,
     ) -> None:
         self._client = client
         self._table = table_name
         self._guard = guard
-        self._still_open = still_open
+        self._request_state = request_state
         self._ttl_seconds = ttl_seconds
         self._lease_seconds = lease_seconds
+        self._store_seconds = store_seconds
         self._wait_seconds = wait_seconds
         self._clock = clock
 
@@ -147,82 +175,63 @@ class IdempotencyRecords:
         service_id: str,
         holder: str,
         *,
+        stores: Item | None = None,
         adopt: bool = True,
     ) -> Claim:
-        """The key for `holder`, to store the request (`license_plate`, `service_id`); or, when the key stands
-        for a request stored already (and, for a key `while_open`, still stored and open), that request as
-        answered then.
+        """The key for `holder`, to store the request (`license_plate`, `service_id`; with `stores`, that
+        request's item, recorded as the key's outcome in the claim); or, when the key stands for a request
+        stored already (and, for a key `while_open`, still stored and open), that request as answered then.
 
         A key held by another call is waited for, up to `wait_seconds` (then RequestInProgress); a key whose
         holder stopped is taken over, keeping the id recorded for it when `adopt`, else recording
         `service_id`. Raises IdempotencyKeyReused when the key stands for a request with another fingerprint.
         """
-        record = await self._put_claim(key, fingerprint, license_plate, service_id, holder)
+        wanted = _Wanted(key, fingerprint, license_plate, service_id, holder, stores)
+        record = await self._put_claim(wanted)
         waiting_since = time.monotonic()
         poll = _FIRST_POLL_SECONDS
         while record is not None:
             if record.get(_FINGERPRINT, {}).get("S") != fingerprint:
                 raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
             recorded_id = record[_SERVICE_ID]["S"]
+            now = self._clock()
             if _OUTCOME in record:
                 outcome = record[_OUTCOME]["M"]
-                if not key.while_open or await self._still_open(outcome):
+                if not key.while_open:
                     return Claim(key, recorded_id, outcome)
-                # Its request is gone or closed: the key is this call's, unless another call took it since.
-                record = await self._put_claim(
-                    key, fingerprint, license_plate, service_id, holder, replacing=record
-                )
-                continue
-            now = self._clock()
-            lease_ends = _number(record, _CLAIMED_AT) + self._lease_seconds
-            if now >= lease_ends:
-                chosen = recorded_id if adopt else service_id
-                if await self._take_over(key, record, chosen, holder, now):
-                    return Claim(key, chosen, None, taken_over=True)
+                state = await self._request_state(outcome)
+                if state == "open":
+                    return Claim(key, recorded_id, outcome)
+                stored_by = _number(record, _CLAIMED_AT) + self._store_seconds
+                if state == "closed" or _DELETED in record or now >= stored_by:
+                    # Its request is gone or closed: the key is this call's, unless another call took it.
+                    record = await self._put_claim(wanted, replacing=record)
+                    continue
+                waiting_until = stored_by  # its holder may still be storing it
             else:
-                if time.monotonic() - waiting_since >= self._wait_seconds:
-                    raise RequestInProgress(
-                        "another call with this Idempotency-Key or form is still storing its request",
-                        retry_after=max(1, math.ceil(lease_ends - now)),
-                    )
-                await asyncio.sleep(poll)
-                poll = min(2 * poll, _MOST_POLL_SECONDS)
-            record = await self._read(key)
-            if record is None or _number(record, TTL_ATTRIBUTE) < self._clock():
-                record = await self._put_claim(key, fingerprint, license_plate, service_id, holder)
-        return Claim(key, service_id, None)
-
-    async def claim_all(
-        self, keys: Sequence[IdempotencyKey], body: str, license_plate: str, service_id: str, holder: str
-    ) -> list[Claim]:
-        """Claim `keys` in order for `holder` (see `claim`; the first key's id, when it is taken over, is
-        the request's), up to the first that stands for a stored request: then the last claim, and the keys
-        claimed before it are completed with its outcome. A failure frees the keys claimed afresh."""
-        claims: list[Claim] = []
-        try:
-            for key in keys:
-                claim = await self.claim(
-                    key, key.fingerprint(body), license_plate, service_id, holder, adopt=not claims
+                waiting_until = _number(record, _CLAIMED_AT) + self._lease_seconds
+                if now >= waiting_until:
+                    chosen = recorded_id if adopt else service_id
+                    if await self._take_over(key, record, chosen, holder, now, stores=stores):
+                        return Claim(key, chosen, None, taken_over=True, prerecorded=stores is not None)
+                    record = await self._read_again(wanted)
+                    continue
+            if time.monotonic() - waiting_since >= self._wait_seconds:
+                raise RequestInProgress(
+                    "another call with this Idempotency-Key or form is still storing its request",
+                    retry_after=max(1, math.ceil(waiting_until - now)),
                 )
-                if claim.outcome is not None:
-                    await self.complete_all(claims, holder, claim.outcome)
-                    return [*claims, claim]
-                claims.append(claim)
-                service_id = claim.service_id
-        except Exception:
-            # Nothing is stored under a key claimed afresh yet: free them, so that a retry need not wait.
-            await self.release_all([claim for claim in claims if not claim.taken_over], holder)
-            raise
-        return claims
+            await asyncio.sleep(poll)
+            poll = min(2 * poll, _MOST_POLL_SECONDS)
+            record = await self._read_again(wanted)
+        return Claim(key, service_id, None, prerecorded=stores is not None)
 
-    async def complete_all(self, claims: Sequence[Claim], holder: str, outcome: Item) -> None:
-        for claim in claims:
-            await self.complete(claim, holder, outcome)
-
-    async def release_all(self, claims: Sequence[Claim], holder: str) -> bool:
-        """Free every key of `claims`; False when any was no longer `holder`'s (see `release`)."""
-        released = [await self.release(claim, holder) for claim in claims]
-        return all(released)
+    async def _read_again(self, wanted: _Wanted) -> Item | None:
+        """The key's record as it is now; None when this call claimed the key because it had none."""
+        record = await self._read(wanted.key)
+        if record is None or _number(record, TTL_ATTRIBUTE) < self._clock():
+            return await self._put_claim(wanted)
+        return record
 
     async def complete(self, claim: Claim, holder: str, outcome: Item) -> None:
         """Record `outcome` (the request as stored) for a key `holder` holds, unless another call that took
@@ -237,41 +246,55 @@ class IdempotencyRecords:
                         f"SET {parameters.name(_OUTCOME)} = {parameters.value({'M': dict(outcome)})}, "
                         f"{parameters.name(_SERVICE_ID)} = {parameters.value(outcome['service_id'])}"
                     ),
-                    ConditionExpression=_still_held(parameters, holder),
+                    ConditionExpression=_still_held(parameters, claim, holder),
                     **parameters.request(),
                 )
         except ConditionFailed:
             # Taken over meanwhile: the call that took the key over records the same request, found stored.
             pass
 
-    async def release(self, claim: Claim, holder: str) -> bool:
-        """Forget a key `holder` holds and stored nothing under; False when the key is no longer its own
-        (another call took it over, or recorded an outcome), and is then left as it is."""
+    async def release(self, claims: Sequence[Claim], holder: str) -> bool:
+        """Forget the keys `holder` holds and stored nothing under, at once; False when any was no longer its
+        own (another call took it over, or recorded an outcome), which is then left as it is."""
+        released = await asyncio.gather(*(self._release(claim, holder) for claim in claims))
+        return all(released)
+
+    async def _release(self, claim: Claim, holder: str) -> bool:
         parameters = Parameters()
         try:
             async with self._guard():
                 await self._client.delete_item(
                     TableName=self._table,
                     Key=self._key(claim.key),
-                    ConditionExpression=_still_held(parameters, holder),
+                    ConditionExpression=_still_held(parameters, claim, holder),
                     **parameters.request(),
                 )
         except ConditionFailed:
             return False
         return True
 
-    async def _put_claim(
-        self,
-        key: IdempotencyKey,
-        fingerprint: str,
-        license_plate: str,
-        service_id: str,
-        holder: str,
-        *,
-        replacing: Item | None = None,
-    ) -> Item | None:
-        """Record the key for `holder` unless a live record stands for it (with `replacing`: unless its
-        record changed since it was read so); None when recorded, else that record."""
+    async def forget(self, key: IdempotencyKey, service_id: str) -> None:
+        """Mark the record of `key`, while it stands for the request `service_id`, as standing for a deleted
+        request: the next call with the key claims it at once, without waiting for a holder that may still
+        be storing that request (see `claim`'s `stores`). Nothing happens when it stands for another."""
+        parameters = Parameters()
+        try:
+            async with self._guard():
+                await self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(key),
+                    UpdateExpression=f"SET {parameters.name(_DELETED)} = {parameters.value({'BOOL': True})}",
+                    ConditionExpression=f"{parameters.name(_SERVICE_ID)} = {parameters.text(service_id)}",
+                    **parameters.request(),
+                )
+        except ConditionFailed:
+            pass
+
+    async def _put_claim(self, wanted: _Wanted, *, replacing: Item | None = None) -> Item | None:
+        """Record the key for the holder `wanted` names (with the outcome it `stores`, if any) unless a live
+        record stands for it (with `replacing`: unless its record changed since it was read so); None when
+        recorded, else that record."""
+        key = wanted.key
         while True:
             now = self._clock()
             parameters = Parameters()
@@ -292,35 +315,46 @@ class IdempotencyRecords:
                         ),
                     ]
                 )
+            record: dict[str, AttributeValueTypeDef] = {
+                **self._key(key),
+                _FINGERPRINT: {"S": wanted.fingerprint},
+                "license_plate": {"S": wanted.license_plate},
+                _SERVICE_ID: {"S": wanted.service_id},
+                _HOLDER: {"S": wanted.holder},
+                _CLAIMED_AT: {"N": f"{now:.3f}"},
+                TTL_ATTRIBUTE: {"N": str(math.ceil(now + (key.lifetime or self._ttl_seconds)))},
+            }
+            if wanted.stores is not None:
+                record[_OUTCOME] = {"M": dict(wanted.stores)}
             try:
                 async with self._guard():
                     await self._client.put_item(
                         TableName=self._table,
-                        Item={
-                            **self._key(key),
-                            _FINGERPRINT: {"S": fingerprint},
-                            "license_plate": {"S": license_plate},
-                            _SERVICE_ID: {"S": service_id},
-                            _HOLDER: {"S": holder},
-                            _CLAIMED_AT: {"N": f"{now:.3f}"},
-                            TTL_ATTRIBUTE: {"N": str(math.ceil(now + (key.lifetime or self._ttl_seconds)))},
-                        },
+                        Item=record,
                         ConditionExpression=condition,
                         ReturnValuesOnConditionCheckFailure="ALL_OLD",
                         **parameters.request(),
                     )
                 return None
             except ConditionFailed as failed:
-                record = failed.item or await self._read(key)
-            if record is not None:
-                return record
+                found = failed.item or await self._read(key)
+            if found is not None:
+                return found
             # Deleted between the write and the read (released, or swept by TTL): claim it afresh.
             replacing = None
 
     async def _take_over(
-        self, key: IdempotencyKey, record: Item, service_id: str, holder: str, now: float
+        self,
+        key: IdempotencyKey,
+        record: Item,
+        service_id: str,
+        holder: str,
+        now: float,
+        *,
+        stores: Item | None,
     ) -> bool:
-        """Hold a key whose holder stopped, unless another call changed its record since it was read."""
+        """Hold a key whose holder stopped (recording `stores` as its outcome, when given), unless another
+        call changed its record since it was read."""
         parameters = Parameters()
         condition = " AND ".join(
             [
@@ -330,16 +364,19 @@ class IdempotencyRecords:
                 f"attribute_not_exists({parameters.name(_OUTCOME)})",
             ]
         )
+        update = (
+            f"SET {parameters.name(_HOLDER)} = {parameters.text(holder)}, "
+            f"{parameters.name(_CLAIMED_AT)} = {parameters.value({'N': f'{now:.3f}'})}, "
+            f"{parameters.name(_SERVICE_ID)} = {parameters.text(service_id)}"
+        )
+        if stores is not None:
+            update += f", {parameters.name(_OUTCOME)} = {parameters.value({'M': dict(stores)})}"
         try:
             async with self._guard():
                 await self._client.update_item(
                     TableName=self._table,
                     Key=self._key(key),
-                    UpdateExpression=(
-                        f"SET {parameters.name(_HOLDER)} = {parameters.text(holder)}, "
-                        f"{parameters.name(_CLAIMED_AT)} = {parameters.value({'N': f'{now:.3f}'})}, "
-                        f"{parameters.name(_SERVICE_ID)} = {parameters.text(service_id)}"
-                    ),
+                    UpdateExpression=update,
                     ConditionExpression=condition,
                     **parameters.request(),
                 )

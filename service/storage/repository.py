@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_dynamodb.type_defs import QueryInputTypeDef
 
+    from service.storage.idempotency import RequestState
+
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,10 @@ class Repository:
             async with self._guard(table):
                 await self._client.describe_table(TableName=table)
 
-    async def still_open(self, stored: Item) -> bool:
-        """Whether the request `stored` (as a key's outcome) is still in the table, neither Completed nor
-        Service Rejected (in any spelling); one consistent read, only when a repeated form is found."""
+    async def request_state(self, stored: Item) -> RequestState:
+        """What became of the request `stored` (a key's outcome): still in the table and open, or closed
+        (Completed or Service Rejected, in any spelling), or not there; one consistent read, only when a
+        repeated form is found."""
         parameters = Parameters()
         async with self._guard():
             response = await self._client.get_item(
@@ -111,9 +114,9 @@ class Repository:
             )
         item = response.get("Item")
         if item is None:
-            return False
+            return "absent"
         status = text(item.get("service_status"))
-        return status is None or known_status(status) not in _CLOSED
+        return "closed" if status is not None and known_status(status) in _CLOSED else "open"
 
     async def create(self, new: ServiceRequestCreate, *, by: str) -> ServiceRequest:
         """Store a new request (under its service_id, or a new one); never overwrites: raises
@@ -124,7 +127,10 @@ class Repository:
     async def put_new(self, new: ServiceRequestCreate, service_id: str, by: str) -> Item:
         """Store a new request under `service_id`, its status history started by `by`; raises AlreadyExists
         when the key is taken. Returns the item stored."""
-        item = new_item(new, service_id, by)
+        return await self.insert(new_item(new, service_id, by))
+
+    async def insert(self, item: Item) -> Item:
+        """Store the new request `item` (see items.new_item); raises AlreadyExists when its key is taken."""
         parameters = Parameters()
         try:
             async with self._guard():
@@ -135,7 +141,8 @@ class Repository:
                     **parameters.request(),
                 )
         except ConditionFailed:
-            raise AlreadyExists(f"service request {new.license_plate}/{service_id} exists already") from None
+            key = f"{item['license_plate']['S']}/{item['service_id']['S']}"
+            raise AlreadyExists(f"service request {key} exists already") from None
         return item
 
     async def get(self, keys: Sequence[ItemKey]) -> ServiceRequest:
@@ -242,25 +249,26 @@ class Repository:
             )
         return response.get("Item")
 
-    async def delete(self, keys: Sequence[ItemKey], *, if_version: frozenset[int] | None = None) -> None:
-        """Remove the request under the first of `keys` that holds one; raises NotFound when none does,
-        PreconditionFailed when it is there at another version."""
+    async def delete(self, keys: Sequence[ItemKey], *, if_version: frozenset[int] | None = None) -> Item:
+        """Remove the request under the first of `keys` that holds one, and return it as it was; raises
+        NotFound when none does, PreconditionFailed when it is there at another version."""
         parameters = Parameters()
         condition = self._write_condition(parameters, if_version)
         for license_plate, service_id in keys:
             try:
                 async with self._guard():
-                    await self._client.delete_item(
+                    deleted = await self._client.delete_item(
                         TableName=self._table,
                         Key=item_key(license_plate, service_id),
                         ConditionExpression=condition,
+                        ReturnValues="ALL_OLD",
                         ReturnValuesOnConditionCheckFailure="ALL_OLD",
                         **parameters.request(),
                     )
             except ConditionFailed as failed:
                 await self._raise_if_changed(license_plate, service_id, failed, if_version)
                 continue
-            return
+            return deleted["Attributes"]
         raise _not_found(keys)
 
     @staticmethod

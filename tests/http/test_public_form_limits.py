@@ -387,3 +387,47 @@ def test_under_uvicorn_behind_a_proxy_in_forwarded_allow_ips_the_address_it_saw_
         )
     assert [a.status_code for a in spoofed] == [201, 201, 429]
     assert another_customer.status_code == 201
+
+
+async def test_a_form_counts_and_claims_in_one_round_then_stores_in_the_next(
+    app: FastAPI, app_api: httpx.AsyncClient, dynamodb: DynamoDBClient, settings: Settings
+) -> None:
+    """Two round trips, three writes: the count and the form's claim at once, then the request's PutItem;
+    nothing is written after it."""
+    calls = await Calls.of(app)
+    counting = calls.hold("UpdateItem", settings.idempotency_table_name)
+    storing = calls.hold("PutItem", settings.table_name)
+    sent = asyncio.ensure_future(app_api.post("/service-request", json=FORM, headers=ANONYMOUS))
+    await counting.reached()
+    # The claim is answered while the count is still on its way.
+    await calls.until(lambda: calls.count("PutItem", settings.idempotency_table_name) == 1)
+    assert not storing.is_reached
+    counting.release()
+    await storing.reached()
+    storing.release()
+    answer = await sent
+    assert (answer.status_code, answer.json()) == (201, CREATED)
+    assert calls.answered == {
+        ("UpdateItem", settings.idempotency_table_name): 1,
+        ("PutItem", settings.idempotency_table_name): 1,
+        ("PutItem", settings.table_name): 1,
+    }
+    assert await count_items(dynamodb, settings.table_name) == 1
+
+
+async def test_a_repeat_after_a_delete_behind_the_services_back_is_a_new_request_once_storing_is_over(
+    app_api: httpx.AsyncClient, dynamodb: DynamoDBClient, settings: Settings, clock: ManualClock
+) -> None:
+    """Deleted in the console at once, the request is missing as it is while its holder still stores it:
+    a repeat is a new request once the holder's time to store it is over."""
+    assert (await app_api.post("/service-request", json=FORM, headers=ANONYMOUS)).status_code == 201
+    (first,) = await _stored(dynamodb, settings.table_name)
+    await dynamodb.delete_item(
+        TableName=settings.table_name,
+        Key={"license_plate": {"S": first["license_plate"]}, "service_id": {"S": first["service_id"]}},
+    )
+    clock.advance(2 * settings.dynamodb_deadline)
+    again = await app_api.post("/service-request", json=FORM, headers=ANONYMOUS)
+    assert (again.status_code, again.json()) == (201, CREATED)
+    (stored,) = await _stored(dynamodb, settings.table_name)
+    assert stored["service_id"] != first["service_id"]

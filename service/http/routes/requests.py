@@ -163,8 +163,8 @@ async def delete_request(
     license_plate: PlatePath, service_id: IdPath, request: Request, versions: IfMatchDep
 ) -> None:
     """With `If-Match`, only while the request is still at that ETag."""
-    repo = await repository(request)
-    await repo.delete(item_keys(license_plate, service_id), if_version=versions)
+    creates = await submissions(request)
+    await creates.delete(item_keys(license_plate, service_id), if_version=versions)
 
 
 @router.get(

@@ -206,10 +206,12 @@ async def request_service(
     Anonymous callers may send `PUBLIC_CREATE_LIMIT` forms per `PUBLIC_CREATE_WINDOW_SECONDS` from one
     address, then get `429`."""
     creates = await submissions(request)
-    if caller.address is not None:
-        await creates.limit_anonymous_create(caller.address)
     await creates.create(
-        ServiceRequestCreate(**new.model_dump()), by=PUBLIC_ACTOR, idempotency=key, once_per_form=True
+        ServiceRequestCreate(**new.model_dump()),
+        by=PUBLIC_ACTOR,
+        idempotency=key,
+        once_per_form=True,
+        counted=caller.address,
     )
     return CREATED
 
