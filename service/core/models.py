@@ -207,13 +207,21 @@ def plate_keys(plate: str, *, unescape: bool = False) -> tuple[str, ...]:
     form (what this service stores), then the canonical form this service stored before. With `unescape`,
     also the text HTML-unescaped: the website's routes answer escaped text, which a page may send back as
     it got it. Keys DynamoDB cannot hold are left out."""
+    return _partitions(_spellings(plate, unescape))
+
+
+# A text as given, its canonical form (none for a text that never settles on one), the one stored before.
+_Spellings = tuple[str, tuple[str, ...], str]
+
+
+def _spellings(plate: str, unescape: bool) -> list[_Spellings]:
     given = _unique([plate, html.unescape(plate)] if unescape else [plate])
-    candidates = _unique(key for text in given for key in (text, *_canonical_forms(text)))
+    return [(text, _canonical(text), _earlier_canonical(text)) for text in given]
+
+
+def _partitions(spellings: list[_Spellings]) -> tuple[str, ...]:
+    candidates = _unique(key for text, canonical, earlier in spellings for key in (text, *canonical, earlier))
     return tuple(k for k in candidates if k and len(k.encode("utf-8", "surrogatepass")) <= KEY_MAX_BYTES)
-
-
-def _canonical_forms(text: str) -> tuple[str, ...]:
-    return (*_canonical(text), _earlier_canonical(text))
 
 
 # (license_plate, service_id): where one request is stored.
@@ -226,10 +234,9 @@ def item_keys(plate: str, service_id: str, *, unescape: bool = False) -> tuple[I
     plate typed in another case (the website's `1j1957`) reaches the service's row at the first try; then
     the other `plate_keys`, in their order."""
     ids = _unique([service_id, html.unescape(service_id)] if unescape else [service_id])
-    firsts = _unique(
-        key for text in ([html.unescape(plate), plate] if unescape else [plate]) for key in _canonical(text)
-    )
-    plates = plate_keys(plate, unescape=unescape)
+    spellings = _spellings(plate, unescape)
+    firsts = _unique(key for _, canonical, _ in reversed(spellings) for key in canonical)
+    plates = _partitions(spellings)
     ordered = [*(key for key in firsts if key in plates), *(key for key in plates if key not in firsts)]
     return tuple((p, i) for i in ids for p in ordered)
 
