@@ -188,5 +188,6 @@ async def test_the_design_page_counts_the_calls_of_a_new_public_form(
     )
     assert keyed.status_code == 201
     design = _flat((ROOT / "docs" / "design.md").read_text(encoding="utf-8"))
-    said = f"the public form makes {plain} for a new request, in two round trips, {sum(calls.answered.values())} with an"
+    keyed_calls = sum(calls.answered.values())
+    said = f"the public form makes {plain} for a new request, in two round trips, {keyed_calls} with an"
     assert said in design
