@@ -10,6 +10,12 @@ sends them.
 
     .venv/bin/python -m bench.api_load [--seconds 5] [--rounds 3] [--plot docs/api-load.png]
     .venv/bin/python -m bench.api_load --profile /tmp/service-profile.txt  # the service under pyinstrument
+    .venv/bin/python -m bench.api_load --routes get --concurrency 32 --logs-off --rounds 5  # one row, and
+        # a second service with request logs off (LOG_LEVEL=WARNING) in the same rounds: what logs cost
+    .venv/bin/python -m bench.api_load --routes get --concurrency 32 --before ../before  # an earlier
+        # checkout's service too (`git worktree add ../before COMMIT`), in the same rounds
+
+Memory and the plot are measured only with every route and concurrency.
 
 The baseline issues, from this process (on uvloop, as uvicorn runs the service) with the service's own
 client settings, exactly the calls the service makes for each route: GetItem (consistent), PutItem
@@ -198,7 +204,9 @@ def bare_calls(client: DynamoDBClient, known: tuple[str, str]) -> dict[str, Call
 class Server:
     """`python -m service serve` on a free port, optionally under pyinstrument."""
 
-    def __init__(self, endpoint: str, profile: Path | None = None) -> None:
+    def __init__(
+        self, endpoint: str, profile: Path | None = None, *, log_level: str = "INFO", root: Path = ROOT
+    ) -> None:
         self.port = free_port()
         self.profile = profile
         env = {
@@ -212,12 +220,14 @@ class Server:
             "CURSOR_SECRET": "benchmark-cursor-secret",
             # The public list's Queries are what is measured here, beside bare aiobotocore's.
             "PUBLIC_LIST_CACHE_SECONDS": "0",
+            "LOG_LEVEL": log_level,  # the default, INFO, logs every request
         }
         command = [sys.executable, "-m", "service", "serve"]
         if profile is not None:
             command = [sys.executable, "-c", PROFILED_SERVER, str(profile)]
         # Request logs are on, as by default; they are written where they cost what they cost, unread.
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        # `-m service` from `root`: the service of that checkout.
+        self.process = subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.DEVNULL)
         self.base = f"http://127.0.0.1:{self.port}"
 
     async def ready(self, within: float = 30.0) -> None:
@@ -322,43 +332,75 @@ def _median(results: list[Result]) -> Result:
     )
 
 
+Rows = dict[tuple[str, int], Result]
+# The services measured beside the bare client: request logs on (the default), and off.
+LOGS_ON, LOGS_OFF = "service", "logs off"
+# And an earlier checkout's (--before).
+BEFORE, BEFORE_LOGS_OFF = "before", "before, logs off"
+
+
 async def _interleaved(
     endpoint: str,
     known: tuple[str, str],
-    seconds: float,
-    rounds: int,
+    args: argparse.Namespace,
     work: Path,
     profile: Path | None = None,
-) -> tuple[dict[tuple[str, int], Result], dict[tuple[str, int], Result]]:
-    """Each route and concurrency, `rounds` times, the bare client and the service in turn; the medians."""
+) -> tuple[dict[str, Rows], Rows]:
+    """Each route and concurrency, `args.rounds` times, the bare client and each service in turn; the
+    medians, by service (request logs on; off too with `args.logs_off`) and of the bare client."""
     post = work / "post.lua"
     post.write_text(WRK_POST % Requests().description(), encoding="utf-8")
-    server = Server(endpoint, profile)
-    service: dict[tuple[str, int], list[Result]] = {}
+    servers = {LOGS_ON: Server(endpoint, profile)}
+    if args.logs_off and profile is None:
+        servers[LOGS_OFF] = Server(endpoint, log_level="WARNING")
+    if args.before is not None and profile is None:
+        servers[BEFORE] = Server(endpoint, root=args.before.resolve())
+        if args.logs_off:
+            servers[BEFORE_LOGS_OFF] = Server(endpoint, log_level="WARNING", root=args.before.resolve())
+    service: dict[str, dict[tuple[str, int], list[Result]]] = {name: {} for name in servers}
     bare: dict[tuple[str, int], list[Result]] = {}
+    rounds = 1 if profile is not None else args.rounds
     try:
-        await server.ready()
-        urls = {
-            "get": (f"{server.base}/requests/{known[0]}/{known[1]}", None),
-            "post": (f"{server.base}/requests", post),
-            "public": (f"{server.base}/service-request", None),
-        }
+        for server in servers.values():
+            await server.ready()
         async with AsyncExitStack() as stack:
             calls = bare_calls(await open_client(bench_settings(endpoint), stack), known)
-            for _ in range(rounds):
-                for route, (url, script) in urls.items():
-                    for concurrency in CONCURRENCY:
+            for round_ in range(1, rounds + 1):
+                for route in args.routes:
+                    for concurrency in args.concurrency:
                         key = route, concurrency
+                        figures = []
                         if profile is None:
                             bare.setdefault(key, []).append(
-                                await _bare_run(calls[route], concurrency, seconds)
+                                await _bare_run(calls[route], concurrency, args.seconds)
                             )
-                        run = await _service_run(server, url, script, concurrency, seconds)
-                        service.setdefault(key, []).append(run)
+                            figures.append(f"bare {bare[key][-1].rps:.0f}/s")
+                        for name, server in servers.items():
+                            url = {
+                                "get": (f"{server.base}/requests/{known[0]}/{known[1]}", None),
+                                "post": (f"{server.base}/requests", post),
+                                "public": (f"{server.base}/service-request", None),
+                            }[route]
+                            run = await _service_run(server, *url, concurrency, args.seconds)
+                            service[name].setdefault(key, []).append(run)
+                            figures.append(f"{name} {run.rps:.0f}/s {run.cpu_us:.0f}us")
+                            if profile is None:
+                                b = bare[key][-1]
+                                figures[-1] += f" ({run.rps / b.rps:.2f}x, CPU {run.cpu_us / b.cpu_us:.2f}x)"
+                        print(f"  round {round_}, {ROUTES[route]}, {concurrency}: {', '.join(figures)}")
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
+    if profile is None and rounds > 1:
+        print("the rounds' own ratios to the bare client (median): throughput, CPU/request")
+        for name, rows in service.items():
+            for key, runs in rows.items():
+                pairs = list(zip(runs, bare[key], strict=True))
+                rps = statistics.median(s.rps / b.rps for s, b in pairs)
+                cpu = statistics.median(s.cpu_us / b.cpu_us for s, b in pairs)
+                print(f"  {name:10}{ROUTES[key[0]]:28}{key[1]:>5}{rps:>9.0%}{cpu:>8.2f}x")
     return (
-        {key: _median(runs) for key, runs in service.items()},
+        {name: {key: _median(runs) for key, runs in rows.items()} for name, rows in service.items()},
         {key: _median(runs) for key, runs in bare.items()},
     )
 
@@ -389,16 +431,18 @@ async def _memory(endpoint: str, known: tuple[str, str], checkpoints: list[int])
         server.stop()
 
 
-def _print(service: dict[tuple[str, int], Result], bare: dict[tuple[str, int], Result]) -> None:
+def _print(services: dict[str, Rows], bare: Rows) -> None:
     print(
         f"\n{'':28}{'conc':>5}{'req/s':>9}{'p50':>9}{'p99':>9}   {'bare req/s':>10}{'p50':>9}{'p99':>9}"
         f"   {'throughput':>10}{'p50 added':>10}   {'CPU/request':>11}{'bare':>8}"
     )
-    for route, label in ROUTES.items():
-        for concurrency in CONCURRENCY:
+    for name, service in services.items():
+        if len(services) > 1:
+            print(name)
+        for route, concurrency in service:
             s, b = service[route, concurrency], bare[route, concurrency]
             print(
-                f"{label:28}{concurrency:>5}{s.rps:>9.0f}{s.p50_ms:>7.2f}ms{s.p99_ms:>7.2f}ms"
+                f"{ROUTES[route]:28}{concurrency:>5}{s.rps:>9.0f}{s.p50_ms:>7.2f}ms{s.p99_ms:>7.2f}ms"
                 f"   {b.rps:>10.0f}{b.p50_ms:>7.2f}ms{b.p99_ms:>7.2f}ms"
                 f"   {s.rps / b.rps:>10.0%}{s.p50_ms - b.p50_ms:>8.2f}ms"
                 f"   {s.cpu_us:>9.0f}us{b.cpu_us:>6.0f}us{s.cpu_us / b.cpu_us:>6.2f}x"
@@ -409,6 +453,14 @@ def _print(service: dict[tuple[str, int], Result], bare: dict[tuple[str, int], R
     )
     print("CPU/request: CPU time of the service's process per request; bare: of the bare client's process")
     print("  (target: at most 1.3x the bare client's)")
+    for on_name, off_name in ((LOGS_ON, LOGS_OFF), (BEFORE, BEFORE_LOGS_OFF)):
+        if off_name not in services:
+            continue
+        print(f"request logs' cost ({on_name}): 1 - (req/s with logs) / (req/s without), CPU/request added")
+        for key, off in services[off_name].items():
+            on = services[on_name][key]
+            cost, added = 1 - on.rps / off.rps, on.cpu_us - off.cpu_us
+            print(f"  {ROUTES[key[0]]:26}{key[1]:>5}{cost:>9.1%}{added:>+9.0f}us")
 
 
 def _plot(
@@ -451,8 +503,13 @@ def _plot(
     print(f"\nplot: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
+def _load_averages() -> list[str]:
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
 async def _run(args: argparse.Namespace, endpoint: str) -> None:
     known = await prepare(endpoint)
+    print(f"load average (1, 5, 15 minutes) at the start: {' '.join(_load_averages())}")
     print(
         f"API under load: dynalite on {endpoint}, 1,000 requests in the table (50 active); each run "
         f"{args.seconds:g} s after {WARMUP_SECONDS:g} s unmeasured, closed loop, medians of {args.rounds} "
@@ -460,11 +517,15 @@ async def _run(args: argparse.Namespace, endpoint: str) -> None:
     )
     with tempfile.TemporaryDirectory() as work:
         if args.profile is not None:
-            await _interleaved(endpoint, known, args.seconds, 1, Path(work), profile=args.profile.resolve())
+            await _interleaved(endpoint, known, args, Path(work), profile=args.profile.resolve())
             print(f"profile: {args.profile}")
             return
-        service, bare = await _interleaved(endpoint, known, args.seconds, args.rounds, Path(work))
-    _print(service, bare)
+        services, bare = await _interleaved(endpoint, known, args, Path(work))
+    _print(services, bare)
+    print(f"load average (1, 5, 15 minutes) at the end: {' '.join(_load_averages())}")
+    if set(args.routes) != set(ROUTES) or set(args.concurrency) != set(CONCURRENCY):
+        return
+    service = services[LOGS_ON]
     rss = await _memory(endpoint, known, [2_000, 5_000, 10_000, 15_000, 20_000])
     print("\nThe service's memory (VmRSS) after mixed requests (GET, POST, public list in turn), 32 at once")
     for done, mib in rss:
@@ -484,6 +545,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "api-load.png")
     parser.add_argument("--profile", type=Path, help="run the service under pyinstrument; its text report")
+    parser.add_argument(
+        "--routes", nargs="+", choices=list(ROUTES), default=list(ROUTES), help="the routes measured"
+    )
+    parser.add_argument(
+        "--concurrency", nargs="+", type=int, default=list(CONCURRENCY), help="connections (wrk) and workers"
+    )
+    parser.add_argument(
+        "--before", type=Path, help="an earlier checkout whose service is measured too, in the same rounds"
+    )
+    parser.add_argument(
+        "--logs-off",
+        action="store_true",
+        help="measure a second service with request logs off (LOG_LEVEL=WARNING) in the same rounds",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
