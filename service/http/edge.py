@@ -13,14 +13,13 @@ from collections.abc import Collection
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from ulid import ULID
 
 from service.core.errors import MisdirectedRequest, OriginNotAllowed
 from service.core.hosts import answered, relative_location
 from service.core.logs import request_id
 from service.http.cors import cors_grants, is_same_origin
 from service.http.deps import needs_technician
-from service.http.requestlog import REQUEST_ID_HEADER, log_request, sane_request_id
+from service.http.requestlog import REQUEST_ID_HEADER, log_request, new_request_id, sane_request_id
 from service.http.responses import error_response
 
 _LOCAL_ONLY = (
@@ -28,6 +27,11 @@ _LOCAL_ONLY = (
     "ALLOWED_HOSTS"
 )
 _NOT_GRANTED = "pages from this origin may not use this route; see CORS_ORIGINS"
+# The answer's headers that the edge sets or edits; an answer that has none of them gets its own appended.
+_EDITED = frozenset([b"x-request-id", b"x-content-type-options", b"cache-control", b"vary", b"location"])
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
+_VARY_ORIGIN = (b"vary", b"Origin")
 
 
 class Edge:
@@ -83,7 +87,7 @@ class Edge:
                 origin = value if origin is None else origin
             elif name == b"x-request-id":
                 caller_id = value if caller_id is None else caller_id
-        rid = (caller_id is not None and sane_request_id(caller_id)) or str(ULID())
+        rid = (caller_id is not None and sane_request_id(caller_id)) or new_request_id()
         scope.setdefault("state", {})["request_id"] = rid
         status: int | None = None
 
@@ -96,15 +100,7 @@ class Edge:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers[REQUEST_ID_HEADER] = rid
-                headers["X-Content-Type-Options"] = "nosniff"
-                if needs_technician(scope):
-                    headers["Cache-Control"] = "no-store"
-                if 300 <= status < 400 and "location" in headers:
-                    headers["location"] = relative_location(headers["location"])
-                if vary:
-                    headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+                _edit_headers(message, rid, technicians=needs_technician(scope), vary=vary)
             await send(message)
 
         token = request_id.set(rid)
@@ -138,3 +134,26 @@ class Edge:
         if not preflight and (path in self.open_paths or path.startswith(self.open_prefixes)):
             return self.app, True
         return error_response(OriginNotAllowed(_NOT_GRANTED)), True
+
+
+def _edit_headers(message: Message, rid: str, *, technicians: bool, vary: bool) -> None:
+    """Give the answer started by `message` its id, `nosniff`, `no-store` for the technicians' routes, a
+    relative redirect, and `Origin` in its `Vary` when it needs it."""
+    if _EDITED.isdisjoint(name for name, _ in message["headers"]):
+        # Most answers: for them, what the general case below does comes to appending these.
+        added = [(b"x-request-id", rid.encode("latin-1")), _NOSNIFF]
+        if technicians:
+            added.append(_NO_STORE)
+        if vary:
+            added.append(_VARY_ORIGIN)
+        message["headers"] = [*message["headers"], *added]
+        return
+    headers = MutableHeaders(scope=message)
+    headers[REQUEST_ID_HEADER] = rid
+    headers["X-Content-Type-Options"] = "nosniff"
+    if technicians:
+        headers["Cache-Control"] = "no-store"
+    if 300 <= message["status"] < 400 and "location" in headers:
+        headers["location"] = relative_location(headers["location"])
+    if vary:
+        headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
