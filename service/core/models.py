@@ -100,6 +100,14 @@ _DOTS_ONLY = re.compile(r"\.+")
 
 
 def _plate_round(text: str) -> str:
+    if text.isascii():
+        # What people type most: NFKC leaves ASCII as it is, none of it is a format character, and its
+        # case folding is lower casing, so only the spaces and the case change (tests/core/test_models.py).
+        return " ".join(text.split()).upper()
+    return _unicode_round(text)
+
+
+def _unicode_round(text: str) -> str:
     # NFKC folds compatibility characters and composes what is canonically equivalent; case folding
     # before upper casing merges every case variant (`ß`, `ẞ` and `ss`); upper casing can decompose
     # (`ΐ` becomes three code points), so the result is normalized again.
@@ -125,6 +133,8 @@ def canonical_plate(text: str) -> str:
 def _earlier_canonical(text: str) -> str:
     # The canonical form this service stored before it merged case variants and normalized after upper
     # casing: rows stored under it stay reachable by what was typed for them.
+    if text.isascii():
+        return " ".join(text.split()).upper()  # as in _plate_round
     text = unicodedata.normalize("NFKC", text)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return " ".join(text.split()).upper()

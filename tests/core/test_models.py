@@ -180,6 +180,14 @@ def test_an_ascii_plate_is_stored_as_before(text: str) -> None:
     assert canonical_plate(text) == " ".join(text.split()).upper()
 
 
+@given(st.text(st.characters(max_codepoint=0x7F, exclude_categories=()), max_size=40))
+@example("\x1c a\tb\x1f\x00\x7f")
+def test_ascii_takes_the_short_way_to_the_same_plate(text: str) -> None:
+    """ASCII, control characters included, skips the Unicode steps, which would change nothing else."""
+    assert models._plate_round(text) == models._unicode_round(text)
+    assert models._earlier_canonical(text) == models._unicode_round(text)
+
+
 def test_every_code_point_settles_in_one_round() -> None:
     # A character that no step changes settles at once; every other one is tried.
     changed = (
