@@ -13,13 +13,14 @@ from collections.abc import Collection
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from ulid import ULID
 
 from service.core.errors import MisdirectedRequest, OriginNotAllowed
 from service.core.hosts import answered, relative_location
 from service.core.logs import request_id
 from service.http.cors import cors_grants, is_same_origin
 from service.http.deps import needs_technician
-from service.http.requestlog import REQUEST_ID_HEADER, log_request, new_request_id, sane_request_id
+from service.http.requestlog import REQUEST_ID_HEADER, log_request, sane_request_id
 from service.http.responses import error_response
 
 _LOCAL_ONLY = (
@@ -87,7 +88,7 @@ class Edge:
                 origin = value if origin is None else origin
             elif name == b"x-request-id":
                 caller_id = value if caller_id is None else caller_id
-        rid = (caller_id is not None and sane_request_id(caller_id)) or new_request_id()
+        rid = (caller_id is not None and sane_request_id(caller_id)) or str(ULID())
         scope.setdefault("state", {})["request_id"] = rid
         status: int | None = None
 
