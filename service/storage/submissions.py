@@ -169,11 +169,14 @@ class Submissions:
                 else:
                     stored, replayed = await self._repository.insert(item), False
             except AlreadyExists:
+                if caller is not None and caller.taken_over:
+                    raise  # stored at this moment by a holder thought to have stopped, and gone again
                 if await self._keys.release(ours, holder):
                     raise  # the given service_id belongs to another request
                 continue  # another call took a key over meanwhile: its outcome is the answer
             except Exception:
-                await self._release_quietly(ours, holder)
+                # A key taken over may stand for a request its first holder stored: never freed.
+                await self._release_quietly([claim for claim in ours if not claim.taken_over], holder)
                 raise
             await asyncio.gather(
                 *(
