@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -44,6 +45,8 @@ def is_local(host: str) -> bool:
         return False
 
 
+# Callers send the same few Host headers again and again; parsing one as an address is most of a check.
+@lru_cache(maxsize=256)
 def answered(host: str, extra: frozenset[str]) -> bool:
     """Whether AUTH_MODE=none answers a request with this Host header: a local name, or one of `extra`
     (names as `host_name` gives them)."""
