@@ -316,7 +316,9 @@ class Repository:
     async def list_active(self, *, limit: int, cursor: str | None = None) -> ServiceRequestPage:
         """Requests in an active status, by status in workflow order, then license plate.
 
-        One Query on StatusIndex per active status, never a Scan, each followed across DynamoDB's pages.
+        One Query on StatusIndex per active status from the cursor's on, never a Scan, all at once (one
+        round trip), each followed across DynamoDB's pages until it alone could fill the page: a page
+        reads at most one page's worth more per status than it shows.
         """
         scope = "active"
         start = self._cursors.decode(scope, cursor, INDEX_KEY) if cursor is not None else None
@@ -326,12 +328,11 @@ class Repository:
             if start["service_status"] not in statuses:
                 raise InvalidCursor("the cursor does not describe a position in this list")
             first = statuses.index(start["service_status"])
-        items: list[Item] = []
-        for status in statuses[first:]:
-            items += await self._query(status_query(self._table, status), limit + 1 - len(items), start)
-            start = None
-            if len(items) > limit:
-                break
+        pages = await self._concurrently(
+            self._query(status_query(self._table, status), limit + 1, start if place == first else None)
+            for place, status in enumerate(statuses[first:], start=first)
+        )
+        items = [item for page in pages for item in page][: limit + 1]
         return self._page(items, limit, scope, INDEX_KEY)
 
     async def all_with_status(

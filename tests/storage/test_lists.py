@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from service.core.models import ACTIVE_STATUSES, Status
+from service.core.settings import Settings
+from tests.support.calls import Calls
 from tests.support.helpers import all_pages, create, put_raw
 
 if TYPE_CHECKING:
@@ -68,6 +71,22 @@ async def test_active_list_holds_every_active_status_and_nothing_else(api: httpx
     statuses = [i["service_status"] for i in page["items"]]
     assert statuses == [s.value for s in ACTIVE_STATUSES], "ordered by status in workflow order"
     assert page["next_cursor"] is None
+
+
+async def test_active_list_asks_for_every_status_in_one_round_trip(
+    app: FastAPI, app_api: httpx.AsyncClient, settings: Settings
+) -> None:
+    wanted = await _create_each(app_api, [(f"R{i}", s) for i, s in enumerate(ACTIVE_STATUSES)])
+    calls = await Calls.of(app)
+    first = calls.hold("Query", settings.table_name)
+    sent = asyncio.ensure_future(app_api.get("/requests/active"))
+    await first.reached()
+    # The other statuses' Queries are answered while the first one's is still on its way.
+    await calls.until(lambda: calls.count("Query") == len(ACTIVE_STATUSES) - 1)
+    first.release()
+    page = (await sent).json()
+    assert [i["service_id"] for i in page["items"]] == wanted, "still in workflow order"
+    assert calls.count("Query") == len(ACTIVE_STATUSES)
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 7])
