@@ -117,8 +117,9 @@ bench: $(STAMP) $(DYNALITE_STAMP)  ## docs/performance.md's tables and plots, on
 # An earlier checkout to count beside this one: REQUEST_PATH_ARGS="--before ../before".
 REQUEST_PATH_ARGS ?=
 
-bench-instructions: $(STAMP)  ## the service's own instructions per GET, under valgrind (a few minutes; apt-get install valgrind)
+bench-instructions: $(STAMP) $(DYNALITE_STAMP)  ## instructions per GET, under valgrind: the service's own work, and its process against the bare client's (about 10 minutes; apt-get install valgrind)
 	$(BIN)/python -m bench.request_path --instructions $(REQUEST_PATH_ARGS)
+	$(BIN)/python -m bench.cpu_ratio
 
 # The course's later lab texts, whose Node.js code the latency benchmark runs beside the service.
 COURSE_DIR ?= ../shared/seeds/course

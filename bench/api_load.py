@@ -201,6 +201,24 @@ def bare_calls(client: DynamoDBClient, known: tuple[str, str]) -> dict[str, Call
     return {"get": get, "post": post, "public": public}
 
 
+def service_env(endpoint: str, port: int, log_level: str = "INFO") -> dict[str, str]:
+    """The environment of `python -m service serve` on `port`: default settings but for the benchmark's
+    table, no token checks (as `make run`) and the public list read every time."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_REGION": "us-east-1",
+        "TABLE_NAME": TABLE,
+        "AUTH_MODE": "none",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "CURSOR_SECRET": "benchmark-cursor-secret",
+        # The public list's Queries are what is measured here, beside bare aiobotocore's.
+        "PUBLIC_LIST_CACHE_SECONDS": "0",
+        "LOG_LEVEL": log_level,  # the default, INFO, logs every request
+    }
+
+
 class Server:
     """`python -m service serve` on a free port, optionally under pyinstrument."""
 
@@ -209,19 +227,7 @@ class Server:
     ) -> None:
         self.port = free_port()
         self.profile = profile
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-            "AWS_REGION": "us-east-1",
-            "TABLE_NAME": TABLE,
-            "AUTH_MODE": "none",
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "CURSOR_SECRET": "benchmark-cursor-secret",
-            # The public list's Queries are what is measured here, beside bare aiobotocore's.
-            "PUBLIC_LIST_CACHE_SECONDS": "0",
-            "LOG_LEVEL": log_level,  # the default, INFO, logs every request
-        }
+        env = service_env(endpoint, self.port, log_level)
         command = [sys.executable, "-m", "service", "serve"]
         if profile is not None:
             command = [sys.executable, "-c", PROFILED_SERVER, str(profile)]

@@ -76,7 +76,7 @@ def dynalite_server() -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_until_listening(port, process, timeout=30)
+        wait_until_listening(port, process, timeout=30)
         yield f"http://{HOST}:{port}"
     finally:
         stop_process(process)
@@ -84,7 +84,8 @@ def dynalite_server() -> Iterator[str]:
             process.stderr.close()
 
 
-def _wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Return once `process` listens on `port` of 127.0.0.1; raise if it exits or `timeout` passes first."""
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:

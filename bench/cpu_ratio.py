@@ -1,0 +1,140 @@
+"""The CPU per `GET /requests/{plate}/{id}` of the whole service process (uvicorn, the app, the request log,
+the DynamoDB client) against the bare client's process making the same GetItem, both with 32 requests in
+flight against dynalite on 127.0.0.1: the CPU/request ratio of bench.api_load, counted by valgrind's
+callgrind instead of timed, so that no other load on the machine moves it.
+
+    .venv/bin/python -m bench.cpu_ratio [--requests 1000]     # a few minutes
+
+Each side runs twice, once serving (or making) REQUESTS calls more than the other, after the same warm-up;
+the difference of the two processes' instruction counts, divided by REQUESTS, is one call's. The service
+runs as `make run` runs it (`python -m service serve`, default settings, request logs on, written to
+/dev/null); the bare client is opened as the service opens its own and runs on uvloop, as `serve` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import aiohttp
+import uvloop
+
+from bench.api_load import prepare, service_env
+from bench.common import ROOT
+from tests.support.servers import dynalite_server, free_port, wait_until_listening
+
+IN_FLIGHT = 32
+WARM_UP = 192
+# How long a service under valgrind may take to start listening (it runs about 50 times slower).
+START_SECONDS = 600
+
+BARE = """
+import asyncio, sys
+from contextlib import AsyncExitStack
+import uvloop
+from bench.table import bench_settings, TABLE
+from service.storage.backend import open_client
+
+async def main(calls, endpoint, plate, service_id):
+    async with AsyncExitStack() as stack:
+        client = await open_client(bench_settings(endpoint), stack)
+        key = {"license_plate": {"S": plate}, "service_id": {"S": service_id}}
+        for _ in range(0, calls, IN_FLIGHT):
+            found = await asyncio.gather(
+                *(client.get_item(TableName=TABLE, Key=key, ConsistentRead=True) for _ in range(IN_FLIGHT))
+            )
+            assert all("Item" in answer for answer in found)
+
+uvloop.run(main(int(sys.argv[1]), *sys.argv[2:]))
+"""
+
+
+def _valgrind(log: Path) -> list[str]:
+    return ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", f"--log-file={log}"]
+
+
+def _collected(log: Path) -> int:
+    match = re.search(r"Collected : (\d+)", log.read_text())
+    if match is None:
+        raise SystemExit(f"no instruction count from valgrind in {log}:\n{log.read_text()}")
+    return int(match.group(1))
+
+
+async def _send(url: str, calls: int) -> None:
+    connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def get() -> None:
+            async with session.get(url) as response:
+                await response.read()
+                if response.status != 200:
+                    raise SystemExit(f"GET {url} answered {response.status}")
+
+        for _ in range(0, calls, IN_FLIGHT):
+            await asyncio.gather(*(get() for _ in range(IN_FLIGHT)))
+
+
+def _service(endpoint: str, key: tuple[str, str], calls: int, work: Path) -> int:
+    """The instructions of a service process that starts, serves `calls` GETs and stops."""
+    port = free_port()
+    log = work / f"service-{calls}.log"
+    env = {**service_env(endpoint, port), "SHUTDOWN_DRAIN_SECONDS": "0", "PYTHONHASHSEED": "0"}
+    process = subprocess.Popen(
+        [*_valgrind(log), sys.executable, "-m", "service", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_listening(port, process, timeout=START_SECONDS)
+        uvloop.run(_send(f"http://127.0.0.1:{port}/requests/{key[0]}/{key[1]}", calls))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=START_SECONDS)
+    return _collected(log)
+
+
+def _bare(endpoint: str, key: tuple[str, str], calls: int, work: Path) -> int:
+    """The instructions of a process that opens the client, makes `calls` GetItems and exits."""
+    log = work / f"bare-{calls}.log"
+    code = BARE.replace("IN_FLIGHT", str(IN_FLIGHT))
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
+    command = [*_valgrind(log), sys.executable, "-c", code, str(calls), endpoint, *key]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    return _collected(log)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=1000, help="calls counted, a multiple of 32")
+    args = parser.parse_args()
+    calls = args.requests - args.requests % IN_FLIGHT
+    with dynalite_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
+        key = uvloop.run(prepare(endpoint))
+        work = Path(tmp)
+        per_call = {}
+        for name, run in (("service", _service), ("bare", _bare)):
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                counted = functools.partial(run, endpoint, key, work=work)
+                fewer, more = pool.map(counted, (WARM_UP, WARM_UP + calls))
+            per_call[name] = (more - fewer) / calls
+    print(f"Instructions per GET /requests/{{plate}}/{{id}}, {IN_FLIGHT} in flight (valgrind's callgrind):")
+    print(f"  {'service process (uvicorn, app, log, client)':48}{per_call['service']:>12,.0f}")
+    print(f"  {'bare client process (GetItem)':48}{per_call['bare']:>12,.0f}")
+    print(f"  {'service against the bare client':48}{per_call['service'] / per_call['bare']:>11.2f}x")
+
+
+if __name__ == "__main__":
+    main()
