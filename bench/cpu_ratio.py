@@ -3,12 +3,14 @@ the DynamoDB client) against the bare client's process making the same GetItem, 
 flight against dynalite on 127.0.0.1: the CPU/request ratio of bench.api_load, counted by valgrind's
 callgrind instead of timed, so that no other load on the machine moves it.
 
-    .venv/bin/python -m bench.cpu_ratio [--requests 1000]     # a few minutes
+    .venv/bin/python -m bench.cpu_ratio [--requests 1000] [--before DIR]     # a few minutes
 
 Each side runs twice, once serving (or making) REQUESTS calls more than the other, after the same warm-up;
 the difference of the two processes' instruction counts, divided by REQUESTS, is one call's. The service
 runs as `make run` runs it (`python -m service serve`, default settings, request logs on, written to
 /dev/null); the bare client is opened as the service opens its own and runs on uvloop, as `serve` does.
+`--before DIR` counts both sides of an earlier checkout too (`git worktree add DIR COMMIT`): its service,
+and the bare client with its client settings.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ IN_FLIGHT = 32
 WARM_UP = 192
 # How long a service under valgrind may take to start listening (it runs about 50 times slower).
 START_SECONDS = 600
+# Under valgrind, DynamoDB calls wait their turn far longer than the defaults allow: no attempt may time out
+# and be retried, or the retry would be counted as the call's work.
+PATIENT = {"dynamodb_connect_timeout": 60.0, "dynamodb_read_timeout": 60.0, "dynamodb_deadline": 120.0}
 
 BARE = """
 import asyncio, sys
@@ -46,7 +51,7 @@ from service.storage.backend import open_client
 
 async def main(calls, endpoint, plate, service_id):
     async with AsyncExitStack() as stack:
-        client = await open_client(bench_settings(endpoint), stack)
+        client = await open_client(bench_settings(endpoint, **PATIENT), stack)
         key = {"license_plate": {"S": plate}, "service_id": {"S": service_id}}
         for _ in range(0, calls, IN_FLIGHT):
             found = await asyncio.gather(
@@ -83,14 +88,15 @@ async def _send(url: str, calls: int) -> None:
             await asyncio.gather(*(get() for _ in range(IN_FLIGHT)))
 
 
-def _service(endpoint: str, key: tuple[str, str], calls: int, work: Path) -> int:
-    """The instructions of a service process that starts, serves `calls` GETs and stops."""
+def _service(endpoint: str, key: tuple[str, str], calls: int, work: Path, checkout: Path) -> int:
+    """The instructions of a service process of `checkout` that starts, serves `calls` GETs and stops."""
     port = free_port()
-    log = work / f"service-{calls}.log"
-    env = {**service_env(endpoint, port), "SHUTDOWN_DRAIN_SECONDS": "0", "PYTHONHASHSEED": "0"}
+    log = work / f"service-{checkout.name}-{calls}.log"
+    patient = {name.upper(): str(value) for name, value in PATIENT.items()}
+    env = {**service_env(endpoint, port), **patient, "SHUTDOWN_DRAIN_SECONDS": "0", "PYTHONHASHSEED": "0"}
     process = subprocess.Popen(
         [*_valgrind(log), sys.executable, "-m", "service", "serve"],
-        cwd=ROOT,
+        cwd=checkout,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -104,13 +110,14 @@ def _service(endpoint: str, key: tuple[str, str], calls: int, work: Path) -> int
     return _collected(log)
 
 
-def _bare(endpoint: str, key: tuple[str, str], calls: int, work: Path) -> int:
-    """The instructions of a process that opens the client, makes `calls` GetItems and exits."""
-    log = work / f"bare-{calls}.log"
-    code = BARE.replace("IN_FLIGHT", str(IN_FLIGHT))
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
+def _bare(endpoint: str, key: tuple[str, str], calls: int, work: Path, checkout: Path) -> int:
+    """The instructions of a process that opens the client as `checkout` does, makes `calls` GetItems and
+    exits."""
+    log = work / f"bare-{checkout.name}-{calls}.log"
+    code = BARE.replace("IN_FLIGHT", str(IN_FLIGHT)).replace("PATIENT", repr(PATIENT))
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(checkout), "PYTHONHASHSEED": "0"}
     command = [*_valgrind(log), sys.executable, "-c", code, str(calls), endpoint, *key]
-    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, cwd=checkout, env=env, check=True, stdout=subprocess.DEVNULL)
     return _collected(log)
 
 
@@ -119,21 +126,25 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=1000, help="calls counted, a multiple of 32")
+    parser.add_argument("--before", type=Path, help="an earlier checkout, counted beside")
     args = parser.parse_args()
     calls = args.requests - args.requests % IN_FLIGHT
+    checkouts = [ROOT, *([args.before.resolve()] if args.before else [])]
+    per_call: dict[tuple[Path, str], float] = {}
     with dynalite_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
         key = uvloop.run(prepare(endpoint))
-        work = Path(tmp)
-        per_call = {}
-        for name, run in (("service", _service), ("bare", _bare)):
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                counted = functools.partial(run, endpoint, key, work=work)
-                fewer, more = pool.map(counted, (WARM_UP, WARM_UP + calls))
-            per_call[name] = (more - fewer) / calls
+        for checkout in checkouts:
+            for side, run in (("service", _service), ("bare", _bare)):
+                counted = functools.partial(run, endpoint, key, work=Path(tmp), checkout=checkout)
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    fewer, more = pool.map(counted, (WARM_UP, WARM_UP + calls))
+                per_call[checkout, side] = (more - fewer) / calls
     print(f"Instructions per GET /requests/{{plate}}/{{id}}, {IN_FLIGHT} in flight (valgrind's callgrind):")
-    print(f"  {'service process (uvicorn, app, log, client)':48}{per_call['service']:>12,.0f}")
-    print(f"  {'bare client process (GetItem)':48}{per_call['bare']:>12,.0f}")
-    print(f"  {'service against the bare client':48}{per_call['service'] / per_call['bare']:>11.2f}x")
+    print(f"  {'':40}{'service process':>16}{'bare client':>14}{'ratio':>8}")
+    for checkout in checkouts:
+        label = "this checkout" if checkout == ROOT else str(args.before)
+        service, bare = per_call[checkout, "service"], per_call[checkout, "bare"]
+        print(f"  {label:40}{service:>16,.0f}{bare:>14,.0f}{service / bare:>7.2f}x")
 
 
 if __name__ == "__main__":
