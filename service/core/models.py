@@ -133,10 +133,9 @@ def canonical_plate(text: str) -> str:
 def _earlier_canonical(text: str) -> str:
     # The canonical form this service stored before it merged case variants and normalized after upper
     # casing: rows stored under it stay reachable by what was typed for them.
-    if text.isascii():
-        return " ".join(text.split()).upper()  # as in _plate_round
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    if not text.isascii():  # ASCII holds no compatibility or format characters: both steps leave it as it is
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return " ".join(text.split()).upper()
 
 

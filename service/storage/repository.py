@@ -329,8 +329,8 @@ class Repository:
                 raise InvalidCursor("the cursor does not describe a position in this list")
             first = statuses.index(start["service_status"])
         pages = await self._concurrently(
-            self._query(status_query(self._table, status), limit + 1, start if place == first else None)
-            for place, status in enumerate(statuses[first:], start=first)
+            self._query(status_query(self._table, status), limit + 1, start if place == 0 else None)
+            for place, status in enumerate(statuses[first:])
         )
         items = [item for page in pages for item in page][: limit + 1]
         return self._page(items, limit, scope, INDEX_KEY)
