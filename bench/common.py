@@ -73,18 +73,27 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+# valgrind's callgrind, counting the instructions of the process it runs and writing no profile.
+CALLGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+
+
 def instructions(command: list[str], env: dict[str, str], cwd: Path) -> int:
     """The instructions a process executes from its start to its exit, as valgrind's callgrind counts them:
     the same on a busy machine as on a quiet one (with Python's hash seed fixed)."""
     done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        [*CALLGRIND, *command],
         env={**env, "PYTHONHASHSEED": "0"},
         cwd=cwd,
         capture_output=True,
         text=True,
         check=True,
     )
-    match = re.search(r"Collected : (\d+)", done.stderr)
+    return collected(done.stderr)
+
+
+def collected(report: str) -> int:
+    """The instruction count in valgrind's report on one process."""
+    match = re.search(r"Collected : (\d+)", report)
     if match is None:
-        raise SystemExit(f"no instruction count from valgrind:\n{done.stderr}")
+        raise SystemExit(f"no instruction count from valgrind:\n{report}")
     return int(match.group(1))

@@ -16,10 +16,9 @@ and the bare client with its client settings.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
+import math
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -30,72 +29,54 @@ from pathlib import Path
 import aiohttp
 import uvloop
 
-from bench.api_load import prepare, service_env
-from bench.common import ROOT
+from bench.api_load import drive, prepare, service_calls, service_env
+from bench.common import CALLGRIND, ROOT, collected, instructions
 from tests.support.servers import dynalite_server, free_port, wait_until_listening
 
 IN_FLIGHT = 32
-WARM_UP = 192
+WARM_UP = 200
 # How long a service under valgrind may take to start listening (it runs about 50 times slower).
 START_SECONDS = 600
 # Under valgrind, DynamoDB calls wait their turn far longer than the defaults allow: no attempt may time out
 # and be retried, or the retry would be counted as the call's work.
 PATIENT = {"dynamodb_connect_timeout": 60.0, "dynamodb_read_timeout": 60.0, "dynamodb_deadline": 120.0}
 
+# The bare side, run by `python -c` in a checkout: bench.api_load's own GetItem, on the client as the
+# checkout's service opens it. argv: the number of calls, the endpoint, the item's key.
 BARE = """
-import asyncio, sys
+import math, sys
 from contextlib import AsyncExitStack
 import uvloop
-from bench.table import bench_settings, TABLE
+from bench.api_load import bare_calls, drive
+from bench.table import bench_settings
 from service.storage.backend import open_client
 
 async def main(calls, endpoint, plate, service_id):
     async with AsyncExitStack() as stack:
         client = await open_client(bench_settings(endpoint, **PATIENT), stack)
-        key = {"license_plate": {"S": plate}, "service_id": {"S": service_id}}
-        for _ in range(0, calls, IN_FLIGHT):
-            found = await asyncio.gather(
-                *(client.get_item(TableName=TABLE, Key=key, ConsistentRead=True) for _ in range(IN_FLIGHT))
-            )
-            assert all("Item" in answer for answer in found)
+        await drive(bare_calls(client, (plate, service_id))["get"], calls, IN_FLIGHT, seconds=math.inf)
 
 uvloop.run(main(int(sys.argv[1]), *sys.argv[2:]))
 """
 
 
-def _valgrind(log: Path) -> list[str]:
-    return ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", f"--log-file={log}"]
+async def _send(base: str, key: tuple[str, str], calls: int) -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=IN_FLIGHT)) as session:
+        await drive(service_calls(session, base, key)["get"], calls, IN_FLIGHT, seconds=math.inf)
 
 
-def _collected(log: Path) -> int:
-    match = re.search(r"Collected : (\d+)", log.read_text())
-    if match is None:
-        raise SystemExit(f"no instruction count from valgrind in {log}:\n{log.read_text()}")
-    return int(match.group(1))
-
-
-async def _send(url: str, calls: int) -> None:
-    connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def get() -> None:
-            async with session.get(url) as response:
-                await response.read()
-                if response.status != 200:
-                    raise SystemExit(f"GET {url} answered {response.status}")
-
-        for _ in range(0, calls, IN_FLIGHT):
-            await asyncio.gather(*(get() for _ in range(IN_FLIGHT)))
-
-
-def _service(endpoint: str, key: tuple[str, str], calls: int, work: Path, checkout: Path) -> int:
+def _service(endpoint: str, key: tuple[str, str], calls: int, checkout: Path) -> int:
     """The instructions of a service process of `checkout` that starts, serves `calls` GETs and stops."""
+    with tempfile.TemporaryDirectory() as work:
+        return _served(endpoint, key, calls, checkout, Path(work) / "callgrind.log")
+
+
+def _served(endpoint: str, key: tuple[str, str], calls: int, checkout: Path, log: Path) -> int:
     port = free_port()
-    log = work / f"service-{checkout.name}-{calls}.log"
     patient = {name.upper(): str(value) for name, value in PATIENT.items()}
     env = {**service_env(endpoint, port), **patient, "SHUTDOWN_DRAIN_SECONDS": "0", "PYTHONHASHSEED": "0"}
     process = subprocess.Popen(
-        [*_valgrind(log), sys.executable, "-m", "service", "serve"],
+        [*CALLGRIND, f"--log-file={log}", sys.executable, "-m", "service", "serve"],
         cwd=checkout,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -103,42 +84,38 @@ def _service(endpoint: str, key: tuple[str, str], calls: int, work: Path, checko
     )
     try:
         wait_until_listening(port, process, timeout=START_SECONDS)
-        uvloop.run(_send(f"http://127.0.0.1:{port}/requests/{key[0]}/{key[1]}", calls))
+        uvloop.run(_send(f"http://127.0.0.1:{port}", key, calls))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=START_SECONDS)
-    return _collected(log)
+    return collected(log.read_text())
 
 
-def _bare(endpoint: str, key: tuple[str, str], calls: int, work: Path, checkout: Path) -> int:
+def _bare(endpoint: str, key: tuple[str, str], calls: int, checkout: Path) -> int:
     """The instructions of a process that opens the client as `checkout` does, makes `calls` GetItems and
     exits."""
-    log = work / f"bare-{checkout.name}-{calls}.log"
     code = BARE.replace("IN_FLIGHT", str(IN_FLIGHT)).replace("PATIENT", repr(PATIENT))
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(checkout), "PYTHONHASHSEED": "0"}
-    command = [*_valgrind(log), sys.executable, "-c", code, str(calls), endpoint, *key]
-    subprocess.run(command, cwd=checkout, env=env, check=True, stdout=subprocess.DEVNULL)
-    return _collected(log)
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(checkout)}
+    return instructions([sys.executable, "-c", code, str(calls), endpoint, *key], env, checkout)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=1000, help="calls counted, a multiple of 32")
+    parser.add_argument("--requests", type=int, default=1000, help="calls counted")
     parser.add_argument("--before", type=Path, help="an earlier checkout, counted beside")
     args = parser.parse_args()
-    calls = args.requests - args.requests % IN_FLIGHT
     checkouts = [ROOT, *([args.before.resolve()] if args.before else [])]
     per_call: dict[tuple[Path, str], float] = {}
-    with dynalite_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
+    with dynalite_server() as endpoint:
         key = uvloop.run(prepare(endpoint))
         for checkout in checkouts:
             for side, run in (("service", _service), ("bare", _bare)):
-                counted = functools.partial(run, endpoint, key, work=Path(tmp), checkout=checkout)
+                counted = functools.partial(run, endpoint, key, checkout=checkout)
                 with ThreadPoolExecutor(max_workers=2) as pool:
-                    fewer, more = pool.map(counted, (WARM_UP, WARM_UP + calls))
-                per_call[checkout, side] = (more - fewer) / calls
+                    fewer, more = pool.map(counted, (WARM_UP, WARM_UP + args.requests))
+                per_call[checkout, side] = (more - fewer) / args.requests
     print(f"Instructions per GET /requests/{{plate}}/{{id}}, {IN_FLIGHT} in flight (valgrind's callgrind):")
     print(f"  {'':40}{'service process':>16}{'bare client':>14}{'ratio':>8}")
     for checkout in checkouts:
