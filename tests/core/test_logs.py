@@ -199,3 +199,19 @@ async def test_an_unexpected_error_answers_500_with_the_request_id_and_logs_it(
     by_logger = {line["logger"]: line for line in lines if line.get("request_id") == "bug-7"}
     assert by_logger["service.requests"]["status"] == 500
     assert "RuntimeError" in by_logger["service.http.app"]["exc_info"]
+
+
+def test_records_skip_looking_up_the_caller_thread_and_process_that_no_line_shows() -> None:
+    """The Logging HOWTO's switches ("Optimization"): a record logged after set-up names none of them."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    with captured_logs("json"):
+        logging.getLogger().addHandler(Keep())
+        logging.getLogger("service.requests").info("GET / 200")
+    (record,) = records
+    assert (record.pathname, record.lineno, record.funcName) == ("(unknown file)", 0, "(unknown function)")
+    assert (record.thread, record.threadName, record.process, record.processName) == (None, None, None, None)
