@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -210,6 +211,13 @@ def _unique(texts: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(texts))
 
 
+# Where a plate's rows may be stored is worked out once per plate typed (about 9 us each time: canonical
+# forms, HTML entities, key sizes) and kept for the next requests that name it: a shop's requests name the
+# same few hundred plates over and over. Both answers are tuples, so no caller can change what is kept.
+_PLATES_KEPT = 1024
+
+
+@functools.lru_cache(maxsize=_PLATES_KEPT)
 def plate_keys(plate: str, *, unescape: bool = False) -> tuple[str, ...]:
     """The partitions that rows of a plate named as `plate` may be stored under, in the order to look:
     the text exactly as given (the lab's code and the console stored plates as typed), then its canonical
@@ -242,12 +250,17 @@ def item_keys(plate: str, service_id: str, *, unescape: bool = False) -> tuple[I
     plate's canonical form first (of the text unescaped, then as given), where this service stores it, so a
     plate typed in another case (the website's `1j1957`) reaches the service's row at the first try; then
     the other `plate_keys`, in their order."""
-    ids = _unique([service_id, html.unescape(service_id)] if unescape else [service_id])
+    ids = _unique([service_id, html.unescape(service_id)]) if unescape else (service_id,)
+    return tuple((p, i) for i in ids for p in _item_plates(plate, unescape))
+
+
+@functools.lru_cache(maxsize=_PLATES_KEPT)
+def _item_plates(plate: str, unescape: bool) -> tuple[str, ...]:
+    """item_keys' partitions, in its order."""
     spellings = _spellings(plate, unescape)
     firsts = _unique(key for _, canonical, _ in reversed(spellings) for key in canonical)
     plates = _partitions(spellings)
-    ordered = [*(key for key in firsts if key in plates), *(key for key in plates if key not in firsts)]
-    return tuple((p, i) for i in ids for p in ordered)
+    return (*(key for key in firsts if key in plates), *(key for key in plates if key not in firsts))
 
 
 def _canonical(text: str) -> tuple[str, ...]:

@@ -257,6 +257,19 @@ def test_a_request_is_looked_for_under_its_plates_canonical_form_first() -> None
     assert ("1j1957", "2") in item_keys("1j1957", "2"), "a row the console stored as typed stays reachable"
 
 
+def test_a_plate_named_again_is_looked_for_where_it_was_the_first_time() -> None:
+    """Where a plate's rows may be is kept per plate typed: a later request naming it, for another id or
+    with the website's unescaping or without, gets what working it out anew would give."""
+    first = item_keys("a&amp;b", "1", unescape=True)
+    as_given = item_keys("a&amp;b", "2")
+    again = item_keys("a&amp;b", "3", unescape=True)
+    assert [plate for plate, _ in again] == [plate for plate, _ in first]
+    assert {service_id for _, service_id in again} == {"3"}
+    assert [plate for plate, _ in as_given] != [plate for plate, _ in first[: len(as_given)]]
+    assert "a&b" not in plate_keys("a&amp;b")
+    assert "a&b" in plate_keys("a&amp;b", unescape=True)
+
+
 @pytest.mark.parametrize(
     ("phone", "tail"),
     [
