@@ -117,15 +117,15 @@ async def list_by_status(
     "/requests/{license_plate:text}/{service_id}",
     name="get_request",
     summary="Read one service request",
+    response_model=ServiceRequest,
     responses=error_responses(NotFound),
 )
-async def get_request(
-    license_plate: PlatePath, service_id: IdPath, request: Request, response: Response
-) -> ServiceRequest:
+async def get_request(license_plate: PlatePath, service_id: IdPath, request: Request) -> Response:
     repo = await repository(request)
     item = await repo.get(item_keys(license_plate, service_id))
-    response.headers["ETag"] = etag(item)
-    return item
+    # The JSON FastAPI would write of the response model, without its checking once more that the model
+    # the repository built is one: the most asked route's answer, for a few percent of its own work.
+    return Response(item.model_dump_json(), media_type="application/json", headers={"ETag": etag(item)})
 
 
 @router.patch(
