@@ -5,7 +5,9 @@ is answered 431 or 408 and closed.
 uvicorn's httptools protocol reads headers without a bound (llhttp has none, and httptools gathers each
 value whole), and a connection that sends its request slowly, or nothing at all, stays open. This protocol
 feeds the parser at most the room the header section has left, times each header section from the
-connection's start or from its request's first byte, and each body from the end of its headers.
+connection's start or from its request's first byte, and each body from the end of its headers. A clock
+starts only when a read leaves its part unfinished: a request that arrives whole in one read, as most do,
+starts and stops none (each costs uvloop about 4 us).
 
 Written for uvicorn 0.54.0 and httptools 0.9.0, which offer no such bound: it subclasses uvicorn's
 httptools_impl.HttpToolsProtocol, overriding its connection and parser callbacks; reads its `loop`,
@@ -56,6 +58,8 @@ class BoundedHttpTools(HttpToolsProtocol):
         # The one part being timed, headers or body, and when its time is up.
         self._timed_part = ""
         self._deadline: asyncio.TimerHandle | None = None
+        # The part the parser is in, and its time, whose clock starts if a read ends within it.
+        self._unfinished: tuple[str, float] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -87,6 +91,8 @@ class BoundedHttpTools(HttpToolsProtocol):
             super().data_received(piece)
             if self.transport.is_closing():
                 return
+        if self._unfinished is not None:
+            self._time(*self._unfinished)
 
     def _through_section_end(self, data: bytes) -> int:
         """How much of `data` goes to the parser at once: through the first place a header section or a
@@ -102,14 +108,14 @@ class BoundedHttpTools(HttpToolsProtocol):
         # A connection's first request is timed from the connection's start, later ones from their
         # first byte (uvicorn's keep-alive timeout closes an idle connection between requests).
         if self._deadline is None:
-            self._time("headers", self.headers_timeout)
+            self._unfinished = ("headers", self.headers_timeout)
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
         self._header_bytes = 0
         self._body_left = _content_length(self.headers)
-        # A request without a body is complete at once, and its clock stopped again.
-        self._time("body", self.body_timeout)
+        self._stop_clock()
+        self._unfinished = ("body", self.body_timeout)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -123,6 +129,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._deadline = self.loop.call_later(seconds, self._too_slow)
 
     def _stop_clock(self) -> None:
+        self._unfinished = None
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None

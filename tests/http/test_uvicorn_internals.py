@@ -154,6 +154,41 @@ async def test_a_body_too_slow_wakes_the_app_with_a_disconnect_as_uvicorns_cycle
         assert cycle.disconnected is True
 
 
+async def test_a_clock_starts_only_for_a_part_that_a_read_leaves_unfinished() -> None:
+    """Each clock costs uvloop a timer: requests that arrive whole start none after the connection's own;
+    headers, then a body, that take more than one read are timed each."""
+    started: list[str] = []
+
+    class Counted(BoundedHttpTools):
+        def _time(self, part: str, seconds: float) -> None:
+            started.append(part)
+            super()._time(part, seconds)
+
+    async def answer(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        await _echo(scope, receive, send)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def exchange(*parts: bytes) -> None:
+        for part in parts:
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.05)  # each part its own read
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).startswith(STATUS_LINE[204])
+
+    async with _serving(Counted, _config(answer)) as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for _ in range(3):
+                await exchange(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert started == ["headers"], "the connection's first clock, and none for whole requests"
+            await exchange(b"GET / HTTP/1.1\r\nHo", b"st: localhost\r\n\r\n")
+            await exchange(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nab", b"c")
+        finally:
+            writer.close()
+    assert started == ["headers", "headers", "body"]
+
+
 def _check_in_progress(protocol: HttpToolsProtocol) -> None:
     """What the protocol reads of uvicorn's, and the cycle's fields it sets, while a body is awaited."""
     assert protocol.loop is asyncio.get_running_loop(), _changed("HttpToolsProtocol.loop is not its loop")
