@@ -212,9 +212,10 @@ def _unique(texts: Any) -> tuple[str, ...]:
 
 
 # Where a plate's rows may be stored is worked out once per plate typed (about 9 us each time: canonical
-# forms, HTML entities, key sizes) and kept for the next requests that name it: a shop's requests name the
-# same few hundred plates over and over. Both answers are tuples, so no caller can change what is kept.
-_PLATES_KEPT = 1024
+# forms, HTML entities, key sizes) and kept for the next requests that name it: a day's requests name the
+# same plates over and over. Both answers are tuples, so no caller can change what is kept. An entry holds
+# at most a few texts of KEY_MAX_BYTES each, so both caches stay within a few MB whatever callers send.
+_PLATES_KEPT = 256
 
 
 @functools.lru_cache(maxsize=_PLATES_KEPT)

@@ -241,8 +241,7 @@ class Repository:
         )
 
     async def read(self, license_plate: str, service_id: str) -> Item | None:
-        """The item under the key (one consistent read), or None."""
-        """The item under one key as it is now, or None."""
+        """The item under one key as it is now (one consistent read), or None."""
         async with self._guard():
             response = await self._client.get_item(
                 TableName=self._table, Key=item_key(license_plate, service_id), ConsistentRead=True
