@@ -70,14 +70,16 @@ wrk.body = '{"license_plate": "7KQX482", "phone_number": "208-555-0147", "servic
 PUBLIC_FIELDS = sorted({"service_id", "service_status", "phone_number", "license_plate"})
 
 # The service under pyinstrument, sampling where the CPU is (not what coroutines await); the report is
-# written when uvicorn stops on SIGINT. Library frames are kept: that is where the time goes.
+# written when uvicorn stops on SIGINT, which it raises again once it has shut down. Library frames are
+# kept: that is where the time goes.
 PROFILED_SERVER = """
-import sys
+import contextlib, sys
 from pyinstrument import Profiler
 from service.cli import main
 profiler = Profiler(interval=0.001, async_mode="disabled")
 profiler.start()
-main(["serve"])
+with contextlib.suppress(KeyboardInterrupt):
+    main(["serve"])
 profiler.stop()
 with open(sys.argv[1], "w") as out:
     out.write(profiler.output_text(flat=True))
