@@ -4,7 +4,7 @@ handler and the course's own Node.js functions side by side, warm, in one run.
     make bench-latency
     .venv/bin/python -m bench.latency [--delay-ms 2] [--slow-delay-ms 25] [--runs 200] [--batch 8]
         [--rows 200] [--lab-text PATH] [--form-text PATH] [--admin-text PATH] [--history-text PATH]
-        [--plot docs/latency.png] [--no-docs]
+        [--plot PATH] [--no-docs]
 
 dynalite runs on 127.0.0.1 behind the delaying proxy (bench/latency_proxy.py, its own process), which both
 runtimes reach through AWS_ENDPOINT_URL_DYNAMODB: the service's handler, imported as Lambda imports it, in
@@ -19,7 +19,8 @@ removes stored. The status-changing calls then run again with `--slow-delay-ms` 
 It prints each call's p50 and p99, the DynamoDB calls it made, its sequential round trips and the write units
 it used (from the proxy's record of every exchange, see bench/latency_report.py), its ratio to the course's
 function and each target met or missed; and writes the same into docs/performance.md (its section "Under
-network latency") with the plot (docs/latency.png), unless `--no-docs`.
+network latency") with the plot (docs/latency.png), unless `--no-docs`: then the plot goes to
+build/latency.png, so that the docs' table and plot stay of one run.
 """
 
 from __future__ import annotations
@@ -400,11 +401,16 @@ def main() -> None:
     parser.add_argument("--slow-runs", type=int, default=24, help="the same at the second delay")
     parser.add_argument("--batch", type=int, default=8, help="invocations of one call in a row")
     parser.add_argument("--rows", type=int, default=200, help="generated requests in the table")
-    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "latency.png")
-    parser.add_argument("--no-docs", action="store_true", help="leave docs/performance.md as it is")
+    parser.add_argument(
+        "--plot", type=Path, help="where the plot goes (docs/latency.png; build/latency.png with --no-docs)"
+    )
+    parser.add_argument(
+        "--no-docs", action="store_true", help="leave docs/performance.md and its plot as they are"
+    )
     add_lab_text_argument(parser)
     _texts_arguments(parser)
     args = parser.parse_args()
+    args.plot = args.plot or ROOT / ("build" if args.no_docs else "docs") / "latency.png"
     if not 1 <= args.batch <= 40:
         # The status update's item keeps at most 50 statuses: a batch stays well inside them.
         parser.error("--batch must be from 1 to 40")
