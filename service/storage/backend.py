@@ -13,6 +13,7 @@ from service.core.clock import Clock, wall_clock
 from service.core.settings import Settings
 from service.storage.aws import open_aws_client
 from service.storage.cursors import CursorCodec
+from service.storage.decoded_items import read_items_as_decoded
 from service.storage.pooled_connections import drop_idle
 from service.storage.repository import Repository
 from service.storage.submissions import Submissions
@@ -37,6 +38,7 @@ async def open_client(settings: Settings, stack: AsyncExitStack) -> DynamoDBClie
         retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
     )
     client: DynamoDBClient = await open_aws_client(settings, stack, "dynamodb", config=config)
+    read_items_as_decoded(client)
     return client
 
 

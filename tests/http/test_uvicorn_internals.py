@@ -19,6 +19,7 @@ from uvicorn.server import ServerState
 
 from service.http import uvicorn_connections
 from service.http.uvicorn_connections import WRITTEN_FOR, BoundedHttpTools
+from tests.support.written_for import assert_installed_as_written_for
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -62,12 +63,7 @@ def _protocol(cls: type[HttpToolsProtocol], config: uvicorn.Config) -> HttpTools
 
 @pytest.mark.parametrize("library", sorted(WRITTEN_FOR))
 def test_the_installed_libraries_are_the_versions_the_protocol_was_written_for(library: str) -> None:
-    installed = version(library)
-    assert installed == WRITTEN_FOR[library], (
-        f"{library} is {installed}, {uvicorn_connections.__name__} was written for {WRITTEN_FOR[library]}: "
-        "check that what it relies on still holds (this file's other tests), then name the new version in it"
-    )
-    assert f"{library} {WRITTEN_FOR[library]}" in (uvicorn_connections.__doc__ or "")
+    assert_installed_as_written_for(uvicorn_connections, library)
 
 
 def test_each_method_it_replaces_is_uvicorns_with_the_same_parameters() -> None:

@@ -26,6 +26,7 @@ from service.storage.pooled_connections import (
 )
 from tests.conftest import SERVER
 from tests.support.servers import Answer, Request, json_server, tcp_relay
+from tests.support.written_for import assert_installed_as_written_for
 
 PINNED = " and ".join(f"{name} {pinned}" for name, pinned in WRITTEN_FOR.items())
 
@@ -51,12 +52,7 @@ def _kept(connections: pooled_connections.IdleConnections) -> list[tuple[Any, fl
 
 @pytest.mark.parametrize("library", sorted(WRITTEN_FOR))
 def test_the_installed_libraries_are_the_versions_the_reach_in_was_written_for(library: str) -> None:
-    installed = version(library)
-    assert installed == WRITTEN_FOR[library], (
-        f"{library} is {installed}, {pooled_connections.__name__} was written for {WRITTEN_FOR[library]}: "
-        "check that its reads still hold (this file's other tests), then name the new version in it"
-    )
-    assert f"{library} {WRITTEN_FOR[library]}" in (pooled_connections.__doc__ or "")
+    assert_installed_as_written_for(pooled_connections, library)
 
 
 async def test_a_clients_pool_is_found_after_its_first_call(settings: Settings) -> None:
